@@ -1,0 +1,242 @@
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { httpsGet } from './https.ts';
+import { ManagedProcess, type ProcessSpec } from './process.ts';
+import type { ToolPaths } from './tools.ts';
+import { freePorts, eventually } from './wait.ts';
+
+export interface ControlPlaneInfo {
+  kubeconfig: string;
+  server: string;
+  caFile: string;
+  token: string;
+  logs: Record<string, string>;
+}
+
+/**
+ * etcd, kube-apiserver (RBAC on, bearer-token admin), kube-controller-manager, kube-scheduler and
+ * kwok as local processes, the way envtest and kwokctl's binary runtime run them. kwok plays the
+ * kubelet for the fake nodes, so pods become Ready and rollouts complete.
+ */
+export class ControlPlane {
+  readonly info: ControlPlaneInfo;
+  private readonly processes: Map<string, ManagedProcess>;
+  private readonly kubectl: string;
+  private readonly nodeCount: number;
+
+  private constructor(
+    info: ControlPlaneInfo,
+    processes: Map<string, ManagedProcess>,
+    kubectl: string,
+    nodeCount: number,
+  ) {
+    this.info = info;
+    this.processes = processes;
+    this.kubectl = kubectl;
+    this.nodeCount = nodeCount;
+  }
+
+  static async create(
+    dir: string,
+    tools: ToolPaths,
+    { nodes = 2 }: { nodes?: number } = {},
+  ): Promise<ControlPlane> {
+    const pki = join(dir, 'pki');
+    const logs = join(dir, 'logs');
+    for (const d of [pki, logs, join(dir, 'etcd')]) mkdirSync(d, { recursive: true });
+    const [etcdPort, peerPort, apiPort, cmPort, schedPort, kwokPort] = await freePorts(6);
+    const token = randomBytes(24).toString('hex');
+    writeFileSync(join(pki, 'tokens.csv'), `${token},selfheal-admin,selfheal-admin,system:masters\n`, {
+      mode: 0o600,
+    });
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(pki, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(join(pki, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const caFile = join(pki, 'apiserver.crt'); // written by kube-apiserver itself (self-signed, in --cert-dir)
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, token), { mode: 0o600 });
+
+    const bin = tools.binaries;
+    const spec = (name: string, command: string, args: string[]): ProcessSpec => ({
+      name,
+      command,
+      args,
+      logFile: join(logs, `${name}.log`),
+    });
+    const specs = [
+      spec('etcd', bin.etcd, [
+        '--name=selfheal',
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=selfheal=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ]),
+      spec('kube-apiserver', bin['kube-apiserver'], [
+        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${pki}`,
+        `--token-auth-file=${join(pki, 'tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        '--service-cluster-ip-range=10.96.0.0/24',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${join(pki, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+        '--allow-privileged=true',
+        '--profiling=false',
+      ]),
+      spec('kube-controller-manager', bin['kube-controller-manager'], [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${cmPort}`,
+        `--cert-dir=${join(pki, 'controller-manager')}`,
+        `--service-account-private-key-file=${join(pki, 'sa.key')}`,
+        `--root-ca-file=${caFile}`,
+        '--profiling=false',
+      ]),
+      spec('kube-scheduler', bin['kube-scheduler'], [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedPort}`,
+        `--cert-dir=${join(pki, 'scheduler')}`,
+        '--profiling=false',
+      ]),
+      spec('kwok', bin.kwok, [
+        `--kubeconfig=${kubeconfig}`,
+        `--config=${tools.kwokStages}`,
+        '--manage-all-nodes=true',
+        `--server-address=127.0.0.1:${kwokPort}`,
+        '--node-ip=127.0.0.1',
+        '--cidr=10.244.0.0/16',
+      ]),
+    ];
+    const processes = new Map(specs.map((s) => [s.name, new ManagedProcess(s, dir)]));
+    const info: ControlPlaneInfo = {
+      kubeconfig,
+      server,
+      caFile,
+      token,
+      logs: Object.fromEntries(specs.map((s) => [s.name, s.logFile])),
+    };
+    return new ControlPlane(info, processes, bin.kubectl, nodes);
+  }
+
+  private process(name: string): ManagedProcess {
+    const p = this.processes.get(name);
+    if (!p) throw new Error(`no control-plane process named ${name}`);
+    return p;
+  }
+
+  async start(): Promise<void> {
+    this.process('etcd').start();
+    await this.startApiServer();
+    for (const name of ['kube-controller-manager', 'kube-scheduler', 'kwok']) this.process(name).start();
+    this.ensureNodes();
+    await eventually(
+      `${this.nodeCount} Ready kwok nodes`,
+      async () => (await this.readyNodeCount()) >= this.nodeCount,
+      { timeoutMs: 60_000, intervalMs: 300, check: () => this.assertAlive() },
+    );
+    await eventually(
+      'the default ServiceAccount',
+      async () => (await this.get('/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+      {
+        timeoutMs: 60_000,
+        check: () => this.assertAlive(),
+      },
+    );
+  }
+
+  /** Starts (or restarts, on the same port) the API server and waits until /readyz says ok. */
+  async startApiServer(): Promise<void> {
+    const apiserver = this.process('kube-apiserver');
+    apiserver.start();
+    await eventually('kube-apiserver /readyz', async () => (await this.get('/readyz')).status === 200, {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      check: () => {
+        this.process('etcd').assertAlive();
+        apiserver.assertAlive();
+      },
+    });
+  }
+
+  async stopApiServer(): Promise<void> {
+    await this.process('kube-apiserver').stop();
+  }
+
+  assertAlive(): void {
+    for (const p of this.processes.values()) p.assertAlive();
+  }
+
+  /** Stops in reverse order of start: nodes' kubelet stand-in first, etcd last. */
+  async stop(): Promise<void> {
+    for (const p of [...this.processes.values()].reverse()) await p.stop();
+  }
+
+  private get(path: string) {
+    const ca = existsSync(this.info.caFile) ? readFileSync(this.info.caFile, 'utf8') : '';
+    if (!ca) return Promise.resolve({ status: 0, body: '' });
+    return httpsGet(this.info.server + path, { ca, token: this.info.token });
+  }
+
+  private async readyNodeCount(): Promise<number> {
+    const res = await this.get('/api/v1/nodes');
+    if (res.status !== 200) return 0;
+    const list = JSON.parse(res.body) as {
+      items: { status?: { conditions?: { type: string; status: string }[] } }[];
+    };
+    return list.items.filter((n) =>
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+  }
+
+  private ensureNodes(): void {
+    const nodes = Array.from({ length: this.nodeCount }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: `kwok-node-${i}`,
+        labels: { 'kubernetes.io/hostname': `kwok-node-${i}`, 'kubernetes.io/os': 'linux', type: 'kwok' },
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      },
+      spec: {},
+    }));
+    execFileSync(this.kubectl, ['--kubeconfig', this.info.kubeconfig, 'apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nodes }),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+  }
+}
+
+function kubeconfigYaml(server: string, caFile: string, token: string): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'selfheal-local', cluster: { server, 'certificate-authority': caFile } }],
+    users: [{ name: 'selfheal-admin', user: { token } }],
+    contexts: [
+      {
+        name: 'selfheal-local',
+        context: { cluster: 'selfheal-local', user: 'selfheal-admin', namespace: 'default' },
+      },
+    ],
+    'current-context': 'selfheal-local',
+  });
+}

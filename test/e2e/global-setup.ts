@@ -1,0 +1,3 @@
+import { startTier } from '../support/tiers.ts';
+
+export default () => startTier('e2e', { services: true });

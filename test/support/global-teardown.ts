@@ -1,0 +1,3 @@
+import { stopTier } from './tiers.ts';
+
+export default stopTier;

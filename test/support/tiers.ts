@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { LocalEnv, readEnvInfo, type LocalEnvInfo, type LocalEnvOptions } from '../../hack/localenv/env.ts';
+import { REPO_ROOT } from '../../hack/localenv/tools.ts';
+
+export type Tier = 'integration' | 'e2e';
+
+export function tierStateDir(tier: Tier): string {
+  return join(REPO_ROOT, '.tmp', `test-${tier}`);
+}
+
+/** The environment the tier's global set-up started (read from its env.json). */
+export function testEnv(tier: Tier): LocalEnvInfo {
+  return readEnvInfo(tierStateDir(tier));
+}
+
+const RUNNING = Symbol.for('selfheal.test.localenv');
+type WithEnv = typeof globalThis & { [RUNNING]?: LocalEnv };
+
+/** Jest globalSetup: start the tier's environment once for all its test files. */
+export async function startTier(tier: Tier, options: LocalEnvOptions): Promise<void> {
+  const started = Date.now();
+  const env = await LocalEnv.start(tierStateDir(tier), options);
+  (globalThis as WithEnv)[RUNNING] = env;
+  const where = env.info.externalCluster ? `KUBECONFIG=${env.info.kubeconfig}` : `local control plane`;
+  console.log(
+    `\n[${tier}] environment up in ${((Date.now() - started) / 1000).toFixed(1)} s (${where}); logs in ${env.info.stateDir}`,
+  );
+}
+
+/** Jest globalTeardown: stop everything the set-up started, whatever the tests' outcome. */
+export async function stopTier(): Promise<void> {
+  await (globalThis as WithEnv)[RUNNING]?.stop();
+}
