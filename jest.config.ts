@@ -9,6 +9,7 @@ const shared = {
 } satisfies Config;
 
 const config: Config = {
+  reporters: ['default', '<rootDir>/test/support/log-reporter.js'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
