@@ -22,6 +22,8 @@ export default class LogReporter {
       ...(env.extraLogs ?? {}),
     };
     const lines = Object.entries(logs).map(([name, file]) => `  ${name}: ${file}`);
-    process.stderr.write(`\nLogs for ${relative(this.rootDir, test.path)} (${tier} tier):\n${lines.join('\n')}\n`);
+    process.stderr.write(
+      `\nLogs for ${relative(this.rootDir, test.path)} (${tier} tier):\n${lines.join('\n')}\n`,
+    );
   }
 }

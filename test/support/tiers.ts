@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalEnv, readEnvInfo, type LocalEnvInfo, type LocalEnvOptions } from '../../hack/localenv/env.ts';
-import { REPO_ROOT } from '../../hack/localenv/tools.ts';
+import { locateTools, REPO_ROOT } from '../../hack/localenv/tools.ts';
 
 export type Tier = 'integration' | 'e2e';
 
@@ -21,6 +22,7 @@ export async function startTier(tier: Tier, options: LocalEnvOptions): Promise<v
   const started = Date.now();
   const env = await LocalEnv.start(tierStateDir(tier), options);
   (globalThis as WithEnv)[RUNNING] = env;
+  installCrds(env.info.kubeconfig);
   const where = env.info.externalCluster ? `KUBECONFIG=${env.info.kubeconfig}` : `local control plane`;
   console.log(
     `\n[${tier}] environment up in ${((Date.now() - started) / 1000).toFixed(1)} s (${where}); logs in ${env.info.stateDir}`,
@@ -30,4 +32,16 @@ export async function startTier(tier: Tier, options: LocalEnvOptions): Promise<v
 /** Jest globalTeardown: stop everything the set-up started, whatever the tests' outcome. */
 export async function stopTier(): Promise<void> {
   await (globalThis as WithEnv)[RUNNING]?.stop();
+}
+
+/** The checked-in CRDs, applied with the real kubectl and awaited until Established. */
+export function installCrds(kubeconfig: string): void {
+  const kubectl = locateTools().binaries.kubectl;
+  const crds = join(REPO_ROOT, 'deploy', 'crds');
+  const env = { ...process.env, KUBECONFIG: kubeconfig };
+  execFileSync(kubectl, ['apply', '--server-side', '--force-conflicts', '-f', crds], { env, stdio: 'pipe' });
+  execFileSync(kubectl, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds], {
+    env,
+    stdio: 'pipe',
+  });
 }

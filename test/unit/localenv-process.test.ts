@@ -10,7 +10,7 @@ import { eventually } from '../../hack/localenv/wait.ts';
 const stateDir = () => mkdtempSync(join(tmpdir(), 'selfheal-proc-'));
 
 describe('ManagedProcess', () => {
-  it('ends the whole process group on stop, children included', () => {
+  it('ends the whole process group on stop, children included', async () => {
     const dir = stateDir();
     const p = new ManagedProcess(
       {
@@ -29,7 +29,7 @@ describe('ManagedProcess', () => {
     expect(processesMarkedFor(dir)).toEqual([]);
   });
 
-  it('reports an early exit with the tail of its log', () => {
+  it('reports an early exit with the tail of its log', async () => {
     const dir = stateDir();
     const p = new ManagedProcess(
       {
@@ -46,7 +46,7 @@ describe('ManagedProcess', () => {
     expect(readFileSync(join(dir, 'broken.log'), 'utf8')).toContain('bad flag --nope');
   });
 
-  it('can be started again after a stop (an API server restart)', () => {
+  it('can be started again after a stop (an API server restart)', async () => {
     const dir = stateDir();
     const p = new ManagedProcess(
       { name: 's', command: 'sleep', args: ['300'], logFile: join(dir, 's.log') },
@@ -64,7 +64,7 @@ describe('ManagedProcess', () => {
 });
 
 describe('terminateMarked', () => {
-  it('finds and ends processes that outlived the run that started them', () => {
+  it('finds and ends processes that outlived the run that started them', async () => {
     const dir = stateDir();
     // A daemon that detaches into its own session, like epmd -daemon: only the marker finds it.
     const p = new ManagedProcess(
@@ -82,7 +82,7 @@ describe('terminateMarked', () => {
     expect(processesMarkedFor(dir)).toEqual([]);
   });
 
-  it('leaves processes of other state directories alone', () => {
+  it('leaves processes of other state directories alone', async () => {
     const mine = stateDir();
     const other = stateDir();
     const p = new ManagedProcess(
@@ -98,7 +98,7 @@ describe('terminateMarked', () => {
 });
 
 describe('eventually', () => {
-  it('returns the first value the probe yields', () => {
+  it('returns the first value the probe yields', async () => {
     let calls = 0;
     const value = await eventually('the third call', () => (++calls === 3 ? 'done' : undefined), {
       intervalMs: 1,
@@ -107,7 +107,7 @@ describe('eventually', () => {
     expect(calls).toBe(3);
   });
 
-  it('names what it waited for and the last error when it times out', () => {
+  it('names what it waited for and the last error when it times out', async () => {
     await expect(
       eventually('the moon', () => Promise.reject(new Error('still night')), {
         timeoutMs: 50,
@@ -116,7 +116,7 @@ describe('eventually', () => {
     ).rejects.toThrow('timed out after 50 ms waiting for the moon (last error: still night)');
   });
 
-  it('stops at once when the check throws', () => {
+  it('stops at once when the check throws', async () => {
     await expect(
       eventually('anything', () => undefined, {
         check: () => {
