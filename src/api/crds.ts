@@ -78,7 +78,8 @@ export const incidentCrd = crd({
   plural: 'incidents',
   singular: 'incident',
   shortNames: ['inc'],
-  description: 'An incident: something wrong with a workload, remediated, verified and escalated by selfheal.',
+  description:
+    'An incident: something wrong with a workload, remediated, verified and escalated by selfheal.',
   spec: IncidentSpec,
   status: IncidentStatus,
   columns: [
@@ -86,7 +87,12 @@ export const incidentCrd = crd({
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Target', type: 'string', jsonPath: '.spec.target.name' },
     { name: 'Attempts', type: 'integer', jsonPath: '.status.attemptCount' },
-    { name: 'Escalation', type: 'integer', jsonPath: '.status.escalation.level', description: 'Escalation levels notified.' },
+    {
+      name: 'Escalation',
+      type: 'integer',
+      jsonPath: '.status.escalation.level',
+      description: 'Escalation levels notified.',
+    },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     { name: 'Title', type: 'string', jsonPath: '.spec.title', priority: 1 },
     { name: 'Source', type: 'string', jsonPath: '.spec.source.type', priority: 1 },

@@ -9,22 +9,40 @@ export const IncidentSource = withRules(
   Type.Object(
     {
       type: stringEnum(SOURCE_TYPES, { default: 'manual', description: 'Who declared the incident.' }),
-      alertName: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The alert that raised it.' })),
+      alertName: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 253, description: 'The alert that raised it.' }),
+      ),
       labels: Type.Optional(stringMap({ description: "The alert's labels." })),
-      fingerprint: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9a-f]+$', description: "The alert's fingerprint (hex)." })),
+      fingerprint: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 64,
+          pattern: '^[0-9a-f]+$',
+          description: "The alert's fingerprint (hex).",
+        }),
+      ),
       startsAt: Type.Optional(timestamp('When the alert started firing.')),
-      generatorURL: Type.Optional(Type.String({ maxLength: 2048, description: 'Link to the expression that fired.' })),
+      generatorURL: Type.Optional(
+        Type.String({ maxLength: 2048, description: 'Link to the expression that fired.' }),
+      ),
     },
     { description: 'Where the incident came from. Immutable.', default: { type: 'manual' } },
   ),
   { rule: 'self == oldSelf', message: 'source is immutable (fingerprint included)' },
-  { rule: "self.type == 'manual' || has(self.alertName)", message: 'an alert source needs alertName', fieldPath: '.alertName' },
+  {
+    rule: "self.type == 'manual' || has(self.alertName)",
+    message: 'an alert source needs alertName',
+    fieldPath: '.alertName',
+  },
 );
 
 export const WorkloadTarget = withRules(
   Type.Object(
     {
-      kind: stringEnum(WORKLOAD_KINDS, { default: 'Deployment', description: 'Deployment, StatefulSet or DaemonSet.' }),
+      kind: stringEnum(WORKLOAD_KINDS, {
+        default: 'Deployment',
+        description: 'Deployment, StatefulSet or DaemonSet.',
+      }),
       name: objectName("The workload's name; always in the incident's own namespace."),
     },
     { description: 'The workload to remediate. Immutable.' },
@@ -34,19 +52,29 @@ export const WorkloadTarget = withRules(
 
 export const IncidentSpec = withRules(
   Type.Object({
-    severity: stringEnum(SEVERITIES, { description: 'P1 (critical outage) to P4 (no immediate user impact).' }),
+    severity: stringEnum(SEVERITIES, {
+      description: 'P1 (critical outage) to P4 (no immediate user impact).',
+    }),
     title: Type.String({ minLength: 1, maxLength: 200, description: 'One line that says what is wrong.' }),
     description: Type.Optional(Type.String({ maxLength: 4096 })),
     source: IncidentSource,
     target: Type.Optional(WorkloadTarget),
     actions: Type.Optional(actionList('Remediation to try, in order. Give this or policyRef, not both.')),
     policyRef: Type.Optional(
-      Type.Object({ name: objectName('A RemediationPolicy in the same namespace.') }, { description: 'Take actions, guards, verification and escalation from this policy.' }),
+      Type.Object(
+        { name: objectName('A RemediationPolicy in the same namespace.') },
+        { description: 'Take actions, guards, verification and escalation from this policy.' },
+      ),
     ),
     verification: Type.Optional(Verification),
     escalation: Type.Optional(Escalation),
-    dryRun: Type.Boolean({ default: false, description: 'Record the plan in status.plannedActions and touch nothing.' }),
-    acknowledgedBy: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Who took the incident. Set once.' })),
+    dryRun: Type.Boolean({
+      default: false,
+      description: 'Record the plan in status.plannedActions and touch nothing.',
+    }),
+    acknowledgedBy: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 253, description: 'Who took the incident. Set once.' }),
+    ),
     resolution: Type.Optional(
       Type.Object(
         {
@@ -60,16 +88,33 @@ export const IncidentSpec = withRules(
       withRules(
         Type.Object(
           {
-            url: Type.Optional(Type.String({ maxLength: 2048, pattern: '^https?://', description: 'Where the post-mortem is written.' })),
-            completed: Type.Boolean({ default: false, description: 'True once the post-mortem is done; closes the incident.' }),
+            url: Type.Optional(
+              Type.String({
+                maxLength: 2048,
+                pattern: '^https?://',
+                description: 'Where the post-mortem is written.',
+              }),
+            ),
+            completed: Type.Boolean({
+              default: false,
+              description: 'True once the post-mortem is done; closes the incident.',
+            }),
           },
           { description: 'The post-mortem record.' },
         ),
-        { rule: '!oldSelf.completed || self.completed', message: 'a completed post-mortem cannot be reopened', fieldPath: '.completed' },
+        {
+          rule: '!oldSelf.completed || self.completed',
+          message: 'a completed post-mortem cannot be reopened',
+          fieldPath: '.completed',
+        },
       ),
     ),
   }),
-  { rule: '!(has(self.actions) && has(self.policyRef))', message: 'give either actions or policyRef, not both', fieldPath: '.policyRef' },
+  {
+    rule: '!(has(self.actions) && has(self.policyRef))',
+    message: 'give either actions or policyRef, not both',
+    fieldPath: '.policyRef',
+  },
   {
     rule: '!has(oldSelf.acknowledgedBy) || (has(self.acknowledgedBy) && self.acknowledgedBy == oldSelf.acknowledgedBy)',
     message: 'acknowledgedBy is set once and can be neither changed nor removed',
@@ -93,7 +138,15 @@ export const IncidentSpec = withRules(
 );
 export type IncidentSpec = Static<typeof IncidentSpec>;
 
-export const PHASES = ['Open', 'Remediating', 'Verifying', 'Escalated', 'Acknowledged', 'Resolved', 'Closed'] as const;
+export const PHASES = [
+  'Open',
+  'Remediating',
+  'Verifying',
+  'Escalated',
+  'Acknowledged',
+  'Resolved',
+  'Closed',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const CONDITION_TYPES = [
@@ -110,7 +163,10 @@ export type ConditionType = (typeof CONDITION_TYPES)[number];
 export const ATTEMPT_RESULTS = ['Running', 'Succeeded', 'Failed', 'Refused'] as const;
 
 export const Attempt = Type.Object({
-  id: Type.String({ maxLength: 128, description: 'Unique per incident; carried by the side effect so it is never repeated.' }),
+  id: Type.String({
+    maxLength: 128,
+    description: 'Unique per incident; carried by the side effect so it is never repeated.',
+  }),
   action: stringEnum(ACTION_TYPES),
   startedAt: timestamp('When the attempt was recorded, before it acted.'),
   finishedAt: Type.Optional(timestamp('When it ended.')),
@@ -122,7 +178,10 @@ export type Attempt = Static<typeof Attempt>;
 export const MAX_TIMELINE = 50;
 export const TimelineEntry = Type.Object({
   time: timestamp('When it happened.'),
-  type: Type.String({ maxLength: 64, description: 'What happened, CamelCase (PhaseChanged, AttemptStarted, ...).' }),
+  type: Type.String({
+    maxLength: 64,
+    description: 'What happened, CamelCase (PhaseChanged, AttemptStarted, ...).',
+  }),
   message: Type.String({ maxLength: 1024 }),
 });
 export type TimelineEntry = Static<typeof TimelineEntry>;
@@ -148,10 +207,18 @@ export const PlannedAction = Type.Object({
 export const IncidentStatus = Type.Object({
   phase: Type.Optional(stringEnum(PHASES)),
   observedGeneration: Type.Optional(Type.Integer({ format: 'int64' })),
-  conditions: Type.Optional(conditions('Remediated, Verified, Escalated, Acknowledged, ResponseSLABreached, ResolutionSLABreached, Resolved.')),
+  conditions: Type.Optional(
+    conditions(
+      'Remediated, Verified, Escalated, Acknowledged, ResponseSLABreached, ResolutionSLABreached, Resolved.',
+    ),
+  ),
   attempts: Type.Optional(Type.Array(Attempt, { maxItems: 32 })),
-  attemptCount: Type.Optional(Type.Integer({ minimum: 0, description: 'len(attempts), for the printer column.' })),
-  timeline: Type.Optional(Type.Array(TimelineEntry, { maxItems: MAX_TIMELINE, description: `The last ${MAX_TIMELINE} events.` })),
+  attemptCount: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'len(attempts), for the printer column.' }),
+  ),
+  timeline: Type.Optional(
+    Type.Array(TimelineEntry, { maxItems: MAX_TIMELINE, description: `The last ${MAX_TIMELINE} events.` }),
+  ),
   escalation: Type.Optional(
     Type.Object({
       level: Type.Integer({ minimum: 0, description: 'Escalation levels notified so far (0: none).' }),
@@ -161,7 +228,9 @@ export const IncidentStatus = Type.Object({
       nextEscalationAt: Type.Optional(timestamp('When the next level is due.')),
     }),
   ),
-  notifications: Type.Optional(Type.Array(Notification, { maxItems: 100, description: 'The delivery ledger.' })),
+  notifications: Type.Optional(
+    Type.Array(Notification, { maxItems: 100, description: 'The delivery ledger.' }),
+  ),
   sla: Type.Optional(
     Type.Object({
       responseDueAt: Type.Optional(timestamp('Acknowledge (or fix) by then.')),
@@ -175,11 +244,17 @@ export const IncidentStatus = Type.Object({
       since: timestamp('When the alert last changed state.'),
     }),
   ),
-  postMortem: Type.Optional(Type.Object({ required: Type.Boolean(), dueAt: Type.Optional(timestamp('Due then.')) })),
-  recurrences: Type.Optional(Type.Integer({ minimum: 0, description: 'How often the signal came back after an automated fix.' })),
+  postMortem: Type.Optional(
+    Type.Object({ required: Type.Boolean(), dueAt: Type.Optional(timestamp('Due then.')) }),
+  ),
+  recurrences: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'How often the signal came back after an automated fix.' }),
+  ),
   openedAt: Type.Optional(timestamp('When the operator first saw the incident.')),
   resolvedAt: Type.Optional(timestamp('When it was resolved.')),
-  plannedActions: Type.Optional(Type.Array(PlannedAction, { maxItems: 10, description: 'What a dry run would have done.' })),
+  plannedActions: Type.Optional(
+    Type.Array(PlannedAction, { maxItems: 10, description: 'What a dry run would have done.' }),
+  ),
 });
 export type IncidentStatus = Static<typeof IncidentStatus>;
 
@@ -191,4 +266,3 @@ export const Incident = Type.Object({
   status: Type.Optional(IncidentStatus),
 });
 export type Incident = Static<typeof Incident>;
-

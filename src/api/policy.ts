@@ -8,9 +8,20 @@ export type MatchOperator = (typeof MATCH_OPERATORS)[number];
 
 export const LabelMatcher = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', description: 'The label name.' }),
-    operator: stringEnum(MATCH_OPERATORS, { default: '=', description: 'Alertmanager-style: =, !=, =~ (regex, anchored), !~.' }),
-    value: Type.String({ maxLength: 1024, description: 'The value, or for =~ and !~ an RE2 regular expression matched against the whole value.' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$',
+      description: 'The label name.',
+    }),
+    operator: stringEnum(MATCH_OPERATORS, {
+      default: '=',
+      description: 'Alertmanager-style: =, !=, =~ (regex, anchored), !~.',
+    }),
+    value: Type.String({
+      maxLength: 1024,
+      description: 'The value, or for =~ and !~ an RE2 regular expression matched against the whole value.',
+    }),
   },
   { description: 'One label matcher, as in Alertmanager routes.' },
 );
@@ -22,22 +33,44 @@ export const DEFAULT_SEVERITY_MAPPING = { critical: 'P1', error: 'P2', warning: 
 export const PolicySeverity = withRules(
   Type.Object(
     {
-      value: Type.Optional(stringEnum(SEVERITIES, { description: 'A fixed severity for every incident of this policy.' })),
-      fromLabel: Type.String({ minLength: 1, maxLength: 128, default: 'severity', description: 'The alert label mapped onto a severity.' }),
-      mapping: Type.Optional(
-        withRules(stringMap({ maxProperties: 16, maxValueLength: 2, description: 'Label value → P1..P4. Defaults to critical→P1, error→P2, warning→P3, info→P4.' }), {
-          rule: "self.all(k, self[k] in ['P1', 'P2', 'P3', 'P4'])",
-          message: 'severity mapping values must be P1, P2, P3 or P4',
-        }),
+      value: Type.Optional(
+        stringEnum(SEVERITIES, { description: 'A fixed severity for every incident of this policy.' }),
       ),
-      default: stringEnum(SEVERITIES, { default: 'P3', description: 'When the label is missing or not in the mapping.' }),
+      fromLabel: Type.String({
+        minLength: 1,
+        maxLength: 128,
+        default: 'severity',
+        description: 'The alert label mapped onto a severity.',
+      }),
+      mapping: Type.Optional(
+        withRules(
+          stringMap({
+            maxProperties: 16,
+            maxValueLength: 2,
+            description: 'Label value → P1..P4. Defaults to critical→P1, error→P2, warning→P3, info→P4.',
+          }),
+          {
+            rule: "self.all(k, self[k] in ['P1', 'P2', 'P3', 'P4'])",
+            message: 'severity mapping values must be P1, P2, P3 or P4',
+          },
+        ),
+      ),
+      default: stringEnum(SEVERITIES, {
+        default: 'P3',
+        description: 'When the label is missing or not in the mapping.',
+      }),
     },
     {
-      description: 'How an alert maps to a severity: a fixed value, or the mapped value of one of its labels.',
+      description:
+        'How an alert maps to a severity: a fixed value, or the mapped value of one of its labels.',
       default: { fromLabel: 'severity', default: 'P3' },
     },
   ),
-  { rule: '!(has(self.value) && has(self.mapping))', message: 'give a fixed value or a mapping, not both', fieldPath: '.mapping' },
+  {
+    rule: '!(has(self.value) && has(self.mapping))',
+    message: 'give a fixed value or a mapping, not both',
+    fieldPath: '.mapping',
+  },
 );
 
 export const PolicyTarget = withRules(
@@ -45,18 +78,40 @@ export const PolicyTarget = withRules(
     {
       kind: stringEnum(WORKLOAD_KINDS, { default: 'Deployment' }),
       name: Type.Optional(objectName('A fixed workload name.')),
-      nameFromLabel: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The alert label that carries the workload name (such as deployment).' })),
+      nameFromLabel: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 128,
+          description: 'The alert label that carries the workload name (such as deployment).',
+        }),
+      ),
     },
     { description: "The workload to act on, always in the policy's own namespace." },
   ),
-  { rule: 'has(self.name) != has(self.nameFromLabel)', message: 'give the target name exactly one way: name or nameFromLabel' },
+  {
+    rule: 'has(self.name) != has(self.nameFromLabel)',
+    message: 'give the target name exactly one way: name or nameFromLabel',
+  },
 );
 
 export const Guards = Type.Object(
   {
-    maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Attempts per incident before escalating.' }),
-    cooldown: duration('After an automated action on a target, further incidents on it within this time escalate instead of acting.', '30m'),
-    maxPerHour: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Automated actions per target per rolling hour.' }),
+    maxAttempts: Type.Integer({
+      minimum: 1,
+      maximum: 10,
+      default: 3,
+      description: 'Attempts per incident before escalating.',
+    }),
+    cooldown: duration(
+      'After an automated action on a target, further incidents on it within this time escalate instead of acting.',
+      '30m',
+    ),
+    maxPerHour: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 3,
+      description: 'Automated actions per target per rolling hour.',
+    }),
   },
   { description: 'Harm limits.', default: { maxAttempts: 3, cooldown: '30m', maxPerHour: 3 } },
 );
@@ -66,7 +121,9 @@ export const RemediationPolicySpec = Type.Object({
   match: Type.Object(
     {
       alertName: Type.String({ minLength: 1, maxLength: 253, description: 'The alertname label to match.' }),
-      labels: Type.Optional(Type.Array(LabelMatcher, { maxItems: 16, description: 'Further matchers; all must hold.' })),
+      labels: Type.Optional(
+        Type.Array(LabelMatcher, { maxItems: 16, description: 'Further matchers; all must hold.' }),
+      ),
     },
     { description: 'Which alerts the policy applies to.' },
   ),

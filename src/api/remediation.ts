@@ -7,22 +7,36 @@ export const ACTION_TYPES = ['rolloutRestart', 'scale', 'queueDrain'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 export const RolloutRestartParams = Type.Object(
-  { timeout: duration('How long the restarted rollout may take to complete before the attempt fails.', '5m') },
+  {
+    timeout: duration('How long the restarted rollout may take to complete before the attempt fails.', '5m'),
+  },
   { description: 'Parameters of rolloutRestart (all optional).' },
 );
 
 export const ScaleParams = withRules(
   Type.Object(
     {
-      replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Scale to exactly this many replicas.' })),
-      delta: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Add (or, negative, remove) this many replicas.' })),
+      replicas: Type.Optional(
+        Type.Integer({ minimum: 0, maximum: 1000, description: 'Scale to exactly this many replicas.' }),
+      ),
+      delta: Type.Optional(
+        Type.Integer({
+          minimum: -1000,
+          maximum: 1000,
+          description: 'Add (or, negative, remove) this many replicas.',
+        }),
+      ),
       min: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Never scale below this.' })),
       max: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Never scale above this.' })),
     },
     { description: 'Parameters of scale: exactly one of replicas or delta, within min and max.' },
   ),
   { rule: 'has(self.replicas) != has(self.delta)', message: 'give exactly one of replicas or delta' },
-  { rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'min must not exceed max', fieldPath: '.min' },
+  {
+    rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+    message: 'min must not exceed max',
+    fieldPath: '.min',
+  },
 );
 
 export const QUEUE_DRAIN_MODES = ['move', 'purge', 'waitForConsumers'] as const;
@@ -31,20 +45,41 @@ export const QueueDrainParams = withRules(
   Type.Object(
     {
       connectionSecretRef: SecretKeyRef,
-      vhost: Type.String({ minLength: 1, maxLength: 255, default: '/', description: 'RabbitMQ virtual host.' }),
+      vhost: Type.String({
+        minLength: 1,
+        maxLength: 255,
+        default: '/',
+        description: 'RabbitMQ virtual host.',
+      }),
       queue: Type.String({ minLength: 1, maxLength: 255, description: 'The queue to drain.' }),
       mode: stringEnum(QUEUE_DRAIN_MODES, {
         default: 'move',
-        description: 'move: to parkingQueue with publisher confirms (nothing lost); purge: delete ready messages (destructive, explicit opt-in); waitForConsumers: only wait for the backlog to fall.',
+        description:
+          'move: to parkingQueue with publisher confirms (nothing lost); purge: delete ready messages (destructive, explicit opt-in); waitForConsumers: only wait for the backlog to fall.',
       }),
-      parkingQueue: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Where move puts the messages.' })),
-      threshold: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0, description: 'The drain succeeds once the queue depth is at or below this.' }),
+      parkingQueue: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 255, description: 'Where move puts the messages.' }),
+      ),
+      threshold: Type.Integer({
+        minimum: 0,
+        maximum: 100_000_000,
+        default: 0,
+        description: 'The drain succeeds once the queue depth is at or below this.',
+      }),
       timeout: duration('How long the drain may take.', '10m'),
     },
     { description: 'Parameters of queueDrain.' },
   ),
-  { rule: "self.mode != 'move' || has(self.parkingQueue)", message: 'mode move needs a parkingQueue', fieldPath: '.parkingQueue' },
-  { rule: "!has(self.parkingQueue) || self.parkingQueue != self.queue", message: 'parkingQueue must differ from queue', fieldPath: '.parkingQueue' },
+  {
+    rule: "self.mode != 'move' || has(self.parkingQueue)",
+    message: 'mode move needs a parkingQueue',
+    fieldPath: '.parkingQueue',
+  },
+  {
+    rule: '!has(self.parkingQueue) || self.parkingQueue != self.queue',
+    message: 'parkingQueue must differ from queue',
+    fieldPath: '.parkingQueue',
+  },
 );
 
 export const Action = withRules(
@@ -57,11 +92,31 @@ export const Action = withRules(
     },
     { description: 'One remediation step; the parameters block named like its type.' },
   ),
-  { rule: "self.type == 'scale' || !has(self.scale)", message: 'scale parameters given for another action type', fieldPath: '.scale' },
-  { rule: "self.type != 'scale' || has(self.scale)", message: 'action scale needs its scale parameters', fieldPath: '.scale' },
-  { rule: "self.type == 'queueDrain' || !has(self.queueDrain)", message: 'queueDrain parameters given for another action type', fieldPath: '.queueDrain' },
-  { rule: "self.type != 'queueDrain' || has(self.queueDrain)", message: 'action queueDrain needs its queueDrain parameters', fieldPath: '.queueDrain' },
-  { rule: "self.type == 'rolloutRestart' || !has(self.rolloutRestart)", message: 'rolloutRestart parameters given for another action type', fieldPath: '.rolloutRestart' },
+  {
+    rule: "self.type == 'scale' || !has(self.scale)",
+    message: 'scale parameters given for another action type',
+    fieldPath: '.scale',
+  },
+  {
+    rule: "self.type != 'scale' || has(self.scale)",
+    message: 'action scale needs its scale parameters',
+    fieldPath: '.scale',
+  },
+  {
+    rule: "self.type == 'queueDrain' || !has(self.queueDrain)",
+    message: 'queueDrain parameters given for another action type',
+    fieldPath: '.queueDrain',
+  },
+  {
+    rule: "self.type != 'queueDrain' || has(self.queueDrain)",
+    message: 'action queueDrain needs its queueDrain parameters',
+    fieldPath: '.queueDrain',
+  },
+  {
+    rule: "self.type == 'rolloutRestart' || !has(self.rolloutRestart)",
+    message: 'rolloutRestart parameters given for another action type',
+    fieldPath: '.rolloutRestart',
+  },
 );
 export type Action = Static<typeof Action>;
 
@@ -71,13 +126,22 @@ export function actionList(description: string) {
 }
 
 export const Verification = Type.Object(
-    {
-      promQL: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A PromQL expression that must return a non-empty result (be true) for holdFor.' })),
-      holdFor: duration('How long promQL must hold without a break.', '15m'),
-      alertResolved: Type.Boolean({ default: false, description: 'Also wait for the alert that raised the incident to resolve.' }),
-      timeout: duration('How long verification may take after the action before it counts as failed.', '30m'),
-    },
-    { description: 'What proves the service recovered. A completed rollout is always required.' },
+  {
+    promQL: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'A PromQL expression that must return a non-empty result (be true) for holdFor.',
+      }),
+    ),
+    holdFor: duration('How long promQL must hold without a break.', '15m'),
+    alertResolved: Type.Boolean({
+      default: false,
+      description: 'Also wait for the alert that raised the incident to resolve.',
+    }),
+    timeout: duration('How long verification may take after the action before it counts as failed.', '30m'),
+  },
+  { description: 'What proves the service recovered. A completed rollout is always required.' },
 );
 export type Verification = Static<typeof Verification>;
 
@@ -85,8 +149,15 @@ export const RECEIVER_TYPES = ['pagerduty', 'slack', 'webhook'] as const;
 
 export const Receiver = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Names the receiver in the status and the delivery ledger.' }),
-    type: stringEnum(RECEIVER_TYPES, { description: 'pagerduty (Events API v2), slack (incoming webhook) or webhook (generic JSON POST).' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description: 'Names the receiver in the status and the delivery ledger.',
+    }),
+    type: stringEnum(RECEIVER_TYPES, {
+      description: 'pagerduty (Events API v2), slack (incoming webhook) or webhook (generic JSON POST).',
+    }),
     secretRef: SecretKeyRef,
   },
   { description: 'Someone to notify.' },
@@ -99,7 +170,11 @@ export const EscalationLevel = Type.Object({
 
 export const Escalation = Type.Object(
   {
-    levels: Type.Array(EscalationLevel, { minItems: 1, maxItems: 5, description: 'Notified in order, each after its delay.' }),
+    levels: Type.Array(EscalationLevel, {
+      minItems: 1,
+      maxItems: 5,
+      description: 'Notified in order, each after its delay.',
+    }),
   },
   { description: 'Whom to notify, and when, once automation fails or is not allowed.' },
 );

@@ -16,12 +16,17 @@ export function withRules<S extends TSchema>(schema: S, ...rules: CelRule[]): S 
 }
 
 /** A string from a fixed set, as an OpenAPI `enum` (structural schemas allow no anyOf of consts). */
-export function stringEnum<const V extends readonly string[]>(values: V, options: { description?: string; default?: V[number] } = {}): TUnsafe<V[number]> {
+export function stringEnum<const V extends readonly string[]>(
+  values: V,
+  options: { description?: string; default?: V[number] } = {},
+): TUnsafe<V[number]> {
   return Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...options });
 }
 
 /** A map of strings, bounded so that CEL rules iterating it stay within the cost budget. */
-export function stringMap(options: { description?: string; maxProperties?: number; maxValueLength?: number } = {}): TUnsafe<Record<string, string>> {
+export function stringMap(
+  options: { description?: string; maxProperties?: number; maxValueLength?: number } = {},
+): TUnsafe<Record<string, string>> {
   return Type.Unsafe<Record<string, string>>({
     type: 'object',
     additionalProperties: { type: 'string', maxLength: options.maxValueLength ?? 1024 },
@@ -61,14 +66,23 @@ export function objectName(description: string) {
 export const SecretKeyRef = Type.Object(
   {
     name: objectName('Name of the Secret, in the same namespace.'),
-    key: Type.String({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', description: 'Key within the Secret.' }),
+    key: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[-._a-zA-Z0-9]+$',
+      description: 'Key within the Secret.',
+    }),
   },
   { description: 'A key of a Secret in the same namespace.' },
 );
 
 /** metav1.Condition, as every Kubernetes API writes it. */
 export const Condition = Type.Object({
-  type: Type.String({ maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
+  type: Type.String({
+    maxLength: 316,
+    pattern:
+      '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+  }),
   status: stringEnum(['True', 'False', 'Unknown'] as const),
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
   lastTransitionTime: Type.String({ format: 'date-time' }),
