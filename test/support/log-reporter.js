@@ -11,7 +11,8 @@ export default class LogReporter {
   onTestResult(test, result) {
     if (result.numFailingTests === 0 && !result.testExecError) return;
     const tier = relative(this.rootDir, test.path).split('/')[1];
-    const envFile = join(this.rootDir, '.tmp', `test-${tier}`, 'env.json');
+    const root = process.env.SELFHEAL_TEST_STATE_ROOT ?? join(this.rootDir, '.tmp');
+    const envFile = join(root, `test-${tier}`, 'env.json');
     if (!existsSync(envFile)) return;
     const env = JSON.parse(readFileSync(envFile, 'utf8'));
     const logs = {

@@ -5,8 +5,9 @@ import { locateTools, REPO_ROOT } from '../../hack/localenv/tools.ts';
 
 export type Tier = 'integration' | 'e2e';
 
+/** SELFHEAL_TEST_STATE_ROOT lets two test runs on one machine keep their environments apart. */
 export function tierStateDir(tier: Tier): string {
-  return join(REPO_ROOT, '.tmp', `test-${tier}`);
+  return join(process.env.SELFHEAL_TEST_STATE_ROOT ?? join(REPO_ROOT, '.tmp'), `test-${tier}`);
 }
 
 /** The environment the tier's global set-up started (read from its env.json). */
