@@ -29,7 +29,10 @@ export const REDACTED_PATHS = [
   '*.data',
 ];
 
-export function createLogger(options: { level?: string; name?: string } = {}, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  options: { level?: string; name?: string } = {},
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       name: options.name ?? 'selfheal',

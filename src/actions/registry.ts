@@ -1,0 +1,7 @@
+import type { ActionType } from '../api/remediation.ts';
+import type { RemediationAction } from './action.ts';
+import { rolloutRestart } from './rolloutRestart.ts';
+import { scale } from './scale.ts';
+
+/** The actions this build can run; queueDrain joins with its RabbitMQ adapter. */
+export const ACTIONS: Partial<Record<ActionType, RemediationAction>> = { rolloutRestart, scale };

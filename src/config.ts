@@ -1,0 +1,289 @@
+// The operator's configuration: flags (--name=value or --name value) over environment variables
+// (SELFHEAL_NAME), over defaults. Every value is checked at start; a bad one stops the process
+// with an error that names the flag, the variable and what is wrong.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { SEVERITIES, type Severity } from './api/group.ts';
+import { parseDuration } from './incidents/durations.ts';
+import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
+import type { IncidentSettings } from './incidents/settings.ts';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespace: string;
+  identity: string;
+  healthAddress: { host: string; port: number };
+  workers: number;
+  leaderElection: {
+    enabled: boolean;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  logLevel: string;
+  incidents: IncidentSettings;
+}
+
+type Kind = 'string' | 'int' | 'duration' | 'bool' | 'address' | 'severities' | 'file';
+
+interface Setting {
+  flag: string;
+  kind: Kind;
+  default?: string;
+  help: string;
+}
+
+/** Every setting, with its default; docs/configuration.md lists the same table. */
+export const SETTINGS = [
+  { flag: 'kubeconfig', kind: 'file', help: 'kubeconfig to use (default: KUBECONFIG, then in-cluster)' },
+  {
+    flag: 'namespace',
+    kind: 'string',
+    default: 'selfheal-system',
+    help: "the operator's own namespace (its leader Lease lives there)",
+  },
+  {
+    flag: 'identity',
+    kind: 'string',
+    help: 'this replica in the leader Lease (default: POD_NAME, else hostname-pid)',
+  },
+  {
+    flag: 'health-address',
+    kind: 'address',
+    default: '0.0.0.0:8081',
+    help: 'host:port of /healthz, /readyz and /metrics',
+  },
+  { flag: 'workers', kind: 'int', default: '2', help: 'incidents reconciled in parallel' },
+  { flag: 'leader-elect', kind: 'bool', default: 'true', help: 'act only while holding the leader Lease' },
+  {
+    flag: 'lease-duration',
+    kind: 'duration',
+    default: '15s',
+    help: 'how long a Lease lasts without renewal',
+  },
+  {
+    flag: 'renew-deadline',
+    kind: 'duration',
+    default: '10s',
+    help: 'the leader gives up acting when it could not renew for this long',
+  },
+  {
+    flag: 'retry-period',
+    kind: 'duration',
+    default: '2s',
+    help: 'how often to try to acquire or renew the Lease',
+  },
+  { flag: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  {
+    flag: 'paused',
+    kind: 'bool',
+    default: 'false',
+    help: 'global pause: escalate every incident, act on nothing',
+  },
+  {
+    flag: 'playbook-file',
+    kind: 'file',
+    help: 'YAML overriding the severity table (response, resolution, updateEvery, postMortemDue per P1..P4)',
+  },
+  {
+    flag: 'default-max-attempts',
+    kind: 'int',
+    default: '3',
+    help: "attempts per incident (incidents without a policy; a policy's guards win)",
+  },
+  {
+    flag: 'default-cooldown',
+    kind: 'duration',
+    default: '30m',
+    help: 'per-target cooldown for incidents without a policy',
+  },
+  {
+    flag: 'default-max-per-hour',
+    kind: 'int',
+    default: '3',
+    help: 'per-target hourly budget for incidents without a policy',
+  },
+  {
+    flag: 'storm-max-incidents',
+    kind: 'int',
+    default: '10',
+    help: 'storm breaker: more incidents than this within the window → escalate only',
+  },
+  { flag: 'storm-window', kind: 'duration', default: '5m', help: 'storm breaker window' },
+  {
+    flag: 'recurrence-window',
+    kind: 'duration',
+    default: '1h',
+    help: 'a resolved incident closes after this long without its signal returning',
+  },
+  {
+    flag: 'post-mortem-severities',
+    kind: 'severities',
+    default: 'P1',
+    help: 'severities that need a post-mortem even when automation fixed them',
+  },
+  { flag: 'poll-interval', kind: 'duration', default: '2s', help: 'how often a running attempt is checked' },
+] as const satisfies readonly Setting[];
+
+type Flag = (typeof SETTINGS)[number]['flag'];
+
+export class ConfigError extends Error {}
+
+export const envName = (flag: string) => `SELFHEAL_${flag.toUpperCase().replaceAll('-', '_')}`;
+
+/** The raw value of each setting: flag over environment over default. */
+function rawValues(argv: string[], env: NodeJS.ProcessEnv): Map<Flag, { value: string; from: string }> {
+  const known = new Map<string, Setting>(SETTINGS.map((s) => [s.flag, s]));
+  const values = new Map<Flag, { value: string; from: string }>();
+  for (const s of SETTINGS) {
+    const fromEnv = env[envName(s.flag)];
+    if (fromEnv !== undefined) values.set(s.flag, { value: fromEnv, from: envName(s.flag) });
+    else if ('default' in s) values.set(s.flag, { value: s.default, from: `the default of --${s.flag}` });
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match?.[1])
+      throw new ConfigError(`unexpected argument "${arg}": settings are --name=value (see --help)`);
+    const setting = known.get(match[1]);
+    if (!setting) throw new ConfigError(`unknown flag --${match[1]} (see --help)`);
+    let value = match[2];
+    if (value === undefined) {
+      const next = argv[i + 1];
+      value = setting.kind === 'bool' && (next === undefined || next.startsWith('--')) ? 'true' : argv[++i];
+    }
+    if (value === undefined) throw new ConfigError(`--${setting.flag} needs a value`);
+    values.set(setting.flag as Flag, { value, from: `--${setting.flag}` });
+  }
+  return values;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const raw = rawValues(argv, env);
+  const get = (flag: Flag) => raw.get(flag);
+  const fail = (flag: Flag, problem: string): never => {
+    const from = get(flag)?.from ?? `--${flag}`;
+    throw new ConfigError(
+      `invalid ${from === `--${flag}` ? `--${flag}` : `${from} (--${flag})`}: ${problem}`,
+    );
+  };
+  const str = (flag: Flag) => get(flag)?.value;
+  const int = (flag: Flag, min: number, max: number) => {
+    const text = str(flag) ?? '';
+    const n = Number(text);
+    if (!/^-?[0-9]+$/.test(text) || n < min || n > max)
+      fail(flag, `"${text}" is not a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const duration = (flag: Flag) => {
+    try {
+      return parseDuration(str(flag) ?? '');
+    } catch (error) {
+      return fail(flag, (error as Error).message);
+    }
+  };
+  const bool = (flag: Flag) => {
+    const text = (str(flag) ?? '').toLowerCase();
+    if (text === 'true' || text === '1') return true;
+    if (text === 'false' || text === '0') return false;
+    return fail(flag, `"${text}" is not true or false`);
+  };
+  const address = (flag: Flag) => {
+    const text = str(flag) ?? '';
+    const m = /^(.*):([0-9]{1,5})$/.exec(text);
+    const port = Number(m?.[2]);
+    if (!m || port > 65535) return fail(flag, `"${text}" is not host:port`);
+    return { host: m[1] || '0.0.0.0', port };
+  };
+  const severities = (flag: Flag): Severity[] => {
+    const list = (str(flag) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const s of list)
+      if (!(SEVERITIES as readonly string[]).includes(s))
+        fail(flag, `"${s}" is not one of ${SEVERITIES.join(', ')}`);
+    return list as Severity[];
+  };
+  const leaseDurationMs = duration('lease-duration');
+  const renewDeadlineMs = duration('renew-deadline');
+  const retryPeriodMs = duration('retry-period');
+  if (renewDeadlineMs >= leaseDurationMs) fail('renew-deadline', 'must be shorter than --lease-duration');
+  if (retryPeriodMs >= renewDeadlineMs) fail('retry-period', 'must be shorter than --renew-deadline');
+  const playbookFile = str('playbook-file');
+  let playbook = DEFAULT_PLAYBOOK;
+  if (playbookFile) {
+    try {
+      playbook = parsePlaybook(readFileSync(playbookFile, 'utf8'));
+    } catch (error) {
+      fail('playbook-file', `${playbookFile}: ${(error as Error).message}`);
+    }
+  }
+  const kubeconfig = str('kubeconfig');
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    namespace: str('namespace') ?? 'selfheal-system',
+    identity: str('identity') ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    healthAddress: address('health-address'),
+    workers: int('workers', 1, 64),
+    leaderElection: { enabled: bool('leader-elect'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
+    logLevel: str('log-level') ?? 'info',
+    incidents: {
+      playbook,
+      defaultGuards: {
+        maxAttempts: int('default-max-attempts', 1, 10),
+        cooldownMs: duration('default-cooldown'),
+        maxPerHour: int('default-max-per-hour', 1, 100),
+      },
+      storm: { maxIncidents: int('storm-max-incidents', 1, 100_000), windowMs: duration('storm-window') },
+      paused: bool('paused'),
+      recurrenceWindowMs: duration('recurrence-window'),
+      postMortemSeverities: severities('post-mortem-severities'),
+      pollIntervalMs: duration('poll-interval'),
+    },
+  };
+}
+
+const PLAYBOOK_FIELDS = {
+  response: 'responseMs',
+  resolution: 'resolutionMs',
+  updateEvery: 'updateEveryMs',
+  postMortemDue: 'postMortemDueMs',
+} as const;
+
+/** A severity table in YAML; what it leaves out keeps the playbook's defaults. */
+export function parsePlaybook(text: string): Playbook {
+  const doc: unknown = parseYaml(text);
+  if (typeof doc !== 'object' || doc === null) throw new Error('must be a map of severities (P1..P4)');
+  const playbook = structuredClone(DEFAULT_PLAYBOOK);
+  for (const [severity, targets] of Object.entries(doc as Record<string, unknown>)) {
+    if (!(SEVERITIES as readonly string[]).includes(severity))
+      throw new Error(`"${severity}" is not one of ${SEVERITIES.join(', ')}`);
+    if (typeof targets !== 'object' || targets === null)
+      throw new Error(`${severity}: must be a map of ${Object.keys(PLAYBOOK_FIELDS).join(', ')}`);
+    for (const [field, value] of Object.entries(targets as Record<string, unknown>)) {
+      if (!Object.hasOwn(PLAYBOOK_FIELDS, field))
+        throw new Error(`${severity}.${field}: unknown; use ${Object.keys(PLAYBOOK_FIELDS).join(', ')}`);
+      try {
+        playbook[severity as Severity][PLAYBOOK_FIELDS[field as keyof typeof PLAYBOOK_FIELDS]] =
+          parseDuration(String(value));
+      } catch (error) {
+        throw new Error(`${severity}.${field}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
+  return playbook;
+}
+
+export function helpText(): string {
+  return [
+    'selfheal: a self-healing Kubernetes operator',
+    '',
+    'Settings (flag, environment variable, default):',
+    ...SETTINGS.map(
+      (s) =>
+        `  --${s.flag.padEnd(24)} ${envName(s.flag).padEnd(34)} ${'default' in s ? s.default : '-'}\n      ${s.help}`,
+    ),
+  ].join('\n');
+}

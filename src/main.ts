@@ -1,0 +1,175 @@
+// Configuration and wiring only: every part is built here and handed what it needs.
+import { randomBytes } from 'node:crypto';
+import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ACTIONS } from './actions/registry.ts';
+import { KubeWorkloadClient } from './actions/workloads.ts';
+import { GROUP, VERSION } from './api/group.ts';
+import type { Incident } from './api/incident.ts';
+import type { RemediationPolicy } from './api/policy.ts';
+import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
+import { IncidentReconciler, incidentReader } from './incidents/reconciler.ts';
+import { systemClock } from './runtime/clock.ts';
+import { Controller } from './runtime/controller.ts';
+import { KubeEventRecorder } from './runtime/events.ts';
+import { keyOf, SupervisedInformer } from './runtime/informer.ts';
+import { LeaderElector } from './runtime/leader.ts';
+import { KubeStatusWriter } from './runtime/status.ts';
+import { createLogger, type Logger } from './telemetry/logger.ts';
+import { Metrics } from './telemetry/metrics.ts';
+import { HealthServer } from './telemetry/server.ts';
+
+const CONTROLLER = 'selfheal.dev/incident-controller';
+
+function loadKubeConfig(config: OperatorConfig): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function customObjectLister(kc: KubeConfig, plural: string): () => Promise<{ items: unknown[] }> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  return async () =>
+    (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: unknown[] };
+}
+
+/** Crash-safety tests end the process at a named point (SELFHEAL_FAULT=exit-after-intent|exit-after-effect). */
+function faultPoint(logger: Logger): ((point: 'after-intent' | 'after-effect') => void) | undefined {
+  const fault = process.env.SELFHEAL_FAULT;
+  if (!fault) return undefined;
+  logger.warn({ fault }, 'fault injection armed (tests only)');
+  return (point) => {
+    if (fault === `exit-${point}`) {
+      logger.warn({ point }, 'fault injection: killing the process');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(helpText());
+    return;
+  }
+  const config = parseConfig(process.argv.slice(2));
+  const logger = createLogger({ level: config.logLevel });
+  const identity = `${config.identity}-${randomBytes(3).toString('hex')}`;
+  const kc = loadKubeConfig(config);
+  const metrics = new Metrics();
+  const clock = systemClock;
+  const watchPath = (plural: string) => `/apis/${GROUP}/${VERSION}/${plural}`;
+
+  const incidents = new SupervisedInformer<Incident>({
+    kc,
+    path: watchPath('incidents'),
+    list: customObjectLister(kc, 'incidents'),
+    logger,
+    onChange: (key) => controller.enqueue(key),
+  });
+  const policies = new SupervisedInformer<RemediationPolicy>({
+    kc,
+    path: watchPath('remediationpolicies'),
+    list: customObjectLister(kc, 'remediationpolicies'),
+    logger,
+    // A policy change matters to the incidents that refer to it.
+    onChange: (_key, policy) => {
+      for (const incident of incidents.list(policy.metadata.namespace)) {
+        if (incident.spec.policyRef?.name === policy.metadata.name) controller.enqueue(keyOf(incident));
+      }
+    },
+  });
+
+  let leading = !config.leaderElection.enabled;
+  const reconciler = new IncidentReconciler({
+    incidents,
+    policies,
+    workloads: new KubeWorkloadClient(kc),
+    status: new KubeStatusWriter(kc, 'selfheal'),
+    events: new KubeEventRecorder(kc, { controller: CONTROLLER, instance: identity, clock, logger }),
+    readIncident: incidentReader(kc),
+    actions: ACTIONS,
+    settings: config.incidents,
+    clock,
+    logger,
+    metrics,
+    isLeader: () => leading,
+    ...(faultPoint(logger) ? { faultPoint: faultPoint(logger) } : {}),
+  });
+  const controller = new Controller({
+    name: 'incidents',
+    reconciler,
+    workers: config.workers,
+    logger,
+    metrics,
+    allKeys: () => incidents.list().map(keyOf),
+  });
+  metrics.incidentSource = () =>
+    incidents.list().map((i) => ({ severity: i.spec.severity, phase: i.status?.phase ?? 'New' }));
+
+  const health = new HealthServer({
+    registry: metrics.registry,
+    notReady: () => [
+      ...(incidents.hasSynced ? [] : ['incidents cache']),
+      ...(policies.hasSynced ? [] : ['remediationpolicies cache']),
+    ],
+  });
+  const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
+  logger.info({ identity, health: `${config.healthAddress.host}:${port}` }, 'selfheal starting');
+
+  await Promise.all([incidents.start(), policies.start()]);
+  const elector = config.leaderElection.enabled
+    ? new LeaderElector({
+        client: kc.makeApiClient(CoordinationV1Api),
+        namespace: config.namespace,
+        name: 'selfheal-leader',
+        identity,
+        leaseDurationMs: config.leaderElection.leaseDurationMs,
+        renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+        retryPeriodMs: config.leaderElection.retryPeriodMs,
+        clock,
+        logger,
+      })
+    : undefined;
+  if (elector) {
+    elector.start({
+      onStartedLeading: () => {
+        leading = true;
+        metrics.leader.set(1);
+        controller.start();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        metrics.leader.set(0);
+        void controller.stop();
+      },
+    });
+  } else {
+    metrics.leader.set(1);
+    controller.start();
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    leading = false;
+    await controller.stop();
+    await elector?.stop();
+    await Promise.all([incidents.stop(), policies.stop()]);
+    await health.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`selfheal: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,98 @@
+// Runs a reconciler over a work queue with N workers, only while this replica leads. Keys come from
+// informer events; on taking the lead every cached key is queued once, so nothing waits for a change.
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export interface ReconcileResult {
+  /** Look at the key again after this long, even without a change. */
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler {
+  reconcile(key: string): Promise<ReconcileResult>;
+}
+
+export interface ControllerOptions {
+  name: string;
+  reconciler: Reconciler;
+  workers: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Every key the cache holds, queued when this replica starts leading. */
+  allKeys: () => string[];
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export class Controller {
+  private readonly options: ControllerOptions;
+  private queue: WorkQueue | undefined;
+  private workers: Promise<void>[] = [];
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+  }
+
+  get running(): boolean {
+    return this.queue !== undefined;
+  }
+
+  /** Informer handlers call this; keys that arrive while not leading are picked up on taking the lead. */
+  enqueue(key: string): void {
+    this.queue?.add(key);
+  }
+
+  start(): void {
+    if (this.queue) return;
+    const { name, metrics } = this.options;
+    const queue = new WorkQueue({
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+      onDepthChange: (depth) => metrics.workqueueDepth.set({ controller: name }, depth),
+    });
+    this.queue = queue;
+    for (const key of this.options.allKeys()) queue.add(key);
+    this.workers = Array.from({ length: this.options.workers }, () => this.work(queue));
+    this.options.logger.info({ controller: name, workers: this.options.workers }, 'controller started');
+  }
+
+  /** Stops handing out keys at once (leadership lost); in-flight reconciles finish their step. */
+  async stop(): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
+    this.queue = undefined;
+    queue.shutDown();
+    await Promise.all(this.workers);
+    this.options.logger.info({ controller: this.options.name }, 'controller stopped');
+  }
+
+  private async work(queue: WorkQueue): Promise<void> {
+    const { name, reconciler, logger, metrics } = this.options;
+    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      const started = performance.now();
+      let result = 'success';
+      try {
+        const { requeueAfterMs } = await reconciler.reconcile(key);
+        queue.forget(key);
+        if (requeueAfterMs !== undefined) {
+          result = 'requeue';
+          queue.addAfter(key, requeueAfterMs);
+        }
+      } catch (error) {
+        result = 'error';
+        logger.warn(
+          {
+            controller: name,
+            key,
+            err: error instanceof Error ? error.message : String(error),
+            retries: queue.numRequeues(key),
+          },
+          'reconcile failed; retrying with backoff',
+        );
+        queue.addRateLimited(key);
+      } finally {
+        queue.done(key);
+        metrics.reconcileDuration.observe({ controller: name, result }, (performance.now() - started) / 1000);
+      }
+    }
+  }
+}

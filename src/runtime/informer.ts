@@ -1,0 +1,127 @@
+// A client-node informer under supervision. client-node's ListWatch stops for good on any error
+// other than 410 Gone or a client-side timeout (a refused connection, a 401/403, a failed list);
+// this restarts it with backoff, and tells readiness whether the cache is in sync with the API.
+import {
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type { Logger } from '../telemetry/logger.ts';
+import { exponentialBackoff } from './backoff.ts';
+
+export type ObjectKey = string;
+
+/**
+ * What the informer caches: any API object. Custom resources arrive as plain JSON, so their
+ * timestamps are strings, unlike client-node's typed models; only name and namespace matter here.
+ */
+export interface CachedObject {
+  metadata: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+export function keyOf(obj: CachedObject | KubernetesObject): ObjectKey {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}
+
+export function splitKey(key: ObjectKey): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export interface SupervisedInformerOptions<T extends CachedObject> {
+  kc: KubeConfig;
+  /** Watch path, e.g. /apis/selfheal.dev/v1alpha1/incidents (all namespaces). */
+  path: string;
+  /** Lists all objects: the API's list response, whose items the cache then holds as T. */
+  list: () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
+  logger: Logger;
+  /** Called with the key of every object added, changed or deleted. */
+  onChange: (key: ObjectKey, obj: T) => void;
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly options: SupervisedInformerOptions<T>;
+  private synced = false;
+  private stopped = false;
+  private failures = 0;
+  private epoch = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SupervisedInformerOptions<T>) {
+    this.options = options;
+    // client-node types its cache by its own models; the objects are the JSON the API sends.
+    const list = options.list as () => Promise<{ items: KubernetesObject[] }>;
+    this.informer = makeInformer<KubernetesObject>(options.kc, options.path, list) as unknown as Informer<T> &
+      ObjectCache<T>;
+    const changed = (obj: T) => options.onChange(keyOf(obj), obj);
+    this.informer.on('add', changed);
+    this.informer.on('update', changed);
+    this.informer.on('delete', changed);
+    this.informer.on('error', (error: unknown) => this.failed(error));
+  }
+
+  /** True once the cache holds a complete list and its watch runs; false after any error. */
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  list(namespace?: string): ReadonlyArray<T> {
+    return this.informer.list(namespace);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.synced = false;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+
+  private async run(): Promise<void> {
+    const epoch = ++this.epoch;
+    try {
+      await this.informer.start();
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    // An error during start fires the error handler (which bumps the epoch) instead of throwing.
+    if (epoch === this.epoch && !this.stopped) {
+      this.synced = true;
+      if (this.failures > 0) this.options.logger.info({ path: this.options.path }, 'informer resynced');
+      this.failures = 0;
+    }
+  }
+
+  private failed(error: unknown): void {
+    this.epoch++;
+    this.synced = false;
+    if (this.stopped) return;
+    const delay = exponentialBackoff(this.failures++, this.options.backoff ?? { baseMs: 500, maxMs: 30_000 });
+    this.options.logger.warn(
+      { path: this.options.path, err: describeError(error), retryInMs: delay },
+      'informer stopped; restarting',
+    );
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => void this.run(), delay);
+  }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'statusCode' in error)
+    return `HTTP ${String(error.statusCode)}`;
+  return String(error);
+}

@@ -1,0 +1,58 @@
+// /healthz (the process serves), /readyz (every cache is in sync with the API server) and /metrics,
+// on one port. Further routes (the alert webhook) can be mounted by whoever owns them.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export interface HealthServerOptions {
+  registry: Registry;
+  /** Names of the checks that fail readiness right now (empty: ready). */
+  notReady: () => string[];
+}
+
+export class HealthServer {
+  private readonly server: Server;
+
+  constructor(options: HealthServerOptions) {
+    this.server = createServer((req, res) => void this.handle(options, req, res));
+  }
+
+  private async handle(
+    { registry, notReady }: HealthServerOptions,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const failing = notReady();
+      if (failing.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${failing.join(', ')}\n`);
+    } else if (path === '/metrics') {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType }).end(body);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
