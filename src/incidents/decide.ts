@@ -584,8 +584,11 @@ function closeWhenDone(d: Decision, incident: Incident, settings: IncidentSettin
         ).toISOString(),
       }
     : { required };
-  const watchUntil = resolvedAt.getTime() + settings.recurrenceWindowMs;
   if (required && !incident.spec.postMortem?.completed) return;
+  // After an automated fix the incident stays Resolved for the recurrence window, so a returning
+  // signal reopens it instead of starting over; a fix by people closes as soon as it is recorded.
+  const automated = s.conditions?.find((c) => c.type === 'Resolved')?.reason === 'RemediatedAndVerified';
+  const watchUntil = resolvedAt.getTime() + (automated ? settings.recurrenceWindowMs : 0);
   if (now.getTime() < watchUntil) {
     d.wakeAt(new Date(watchUntil));
     return;

@@ -50,6 +50,7 @@ export class Controller {
       onDepthChange: (depth) => metrics.workqueueDepth.set({ controller: name }, depth),
     });
     this.queue = queue;
+    metrics.workqueueDepth.set({ controller: name }, 0);
     for (const key of this.options.allKeys()) queue.add(key);
     this.workers = Array.from({ length: this.options.workers }, () => this.work(queue));
     this.options.logger.info({ controller: name, workers: this.options.workers }, 'controller started');

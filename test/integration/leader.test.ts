@@ -178,8 +178,9 @@ describe('LeaderElector on a coordination.k8s.io/v1 Lease', () => {
         intervalMs: 20,
       });
 
-      // The old leader stops acting by renewDeadline after its last good renewal (before the cut).
-      expect(steppedDownAt - severedAt).toBeLessThanOrEqual(renewDeadlineMs + 250);
+      // The old leader stops acting renewDeadline after its last good renewal began (before the cut);
+      // the margin is for timers firing late on a busy machine.
+      expect(steppedDownAt - severedAt).toBeLessThanOrEqual(renewDeadlineMs + retryPeriodMs);
       // The follower waits out the lease (its last renewal came at most about one retryPeriod before
       // the cut), then needs up to one retryPeriod to see it change and one to notice it expire.
       expect(tookOverAt - severedAt).toBeGreaterThanOrEqual(leaseDurationMs - 2 * retryPeriodMs);

@@ -1,6 +1,6 @@
 // A Jest reporter that names the control-plane and service logs under each failing integration or
 // e2e test file, so a red run says where to look. (Plain JS: Jest loads reporters untransformed.)
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 export default class LogReporter {
@@ -20,8 +20,10 @@ export default class LogReporter {
       ...(env.rabbitmq ? { rabbitmq: env.rabbitmq.log } : {}),
       ...(env.prometheus ? { prometheus: env.prometheus.log } : {}),
       ...(env.alertmanager ? { alertmanager: env.alertmanager.log } : {}),
-      ...(env.extraLogs ?? {}),
     };
+    const operators = join(root, `test-${tier}`, 'operators');
+    if (existsSync(operators))
+      for (const f of readdirSync(operators)) logs[`operator ${f}`] = join(operators, f);
     const lines = Object.entries(logs).map(([name, file]) => `  ${name}: ${file}`);
     process.stderr.write(
       `\nLogs for ${relative(this.rootDir, test.path)} (${tier} tier):\n${lines.join('\n')}\n`,
