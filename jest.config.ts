@@ -19,6 +19,7 @@ const config: Config = {
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 30,
+      setupFilesAfterEnv: ['<rootDir>/test/support/long-timeouts.ts'],
     },
     {
       ...shared,
@@ -27,6 +28,7 @@ const config: Config = {
       globalSetup: '<rootDir>/test/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 60,
+      setupFilesAfterEnv: ['<rootDir>/test/support/long-timeouts.ts'],
     },
   ],
 };

@@ -130,6 +130,8 @@ type Flag = (typeof SETTINGS)[number]['flag'];
 
 export class ConfigError extends Error {}
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
 export const envName = (flag: string) => `SELFHEAL_${flag.toUpperCase().replaceAll('-', '_')}`;
 
 /** The raw value of each setting: flag over environment over default. */
@@ -206,6 +208,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         fail(flag, `"${s}" is not one of ${SEVERITIES.join(', ')}`);
     return list as Severity[];
   };
+  const oneOf = <T extends string>(flag: Flag, allowed: readonly T[]): T => {
+    const text = str(flag) ?? '';
+    return (allowed as readonly string[]).includes(text)
+      ? (text as T)
+      : fail(flag, `"${text}" is not one of ${allowed.join(', ')}`);
+  };
   const leaseDurationMs = duration('lease-duration');
   const renewDeadlineMs = duration('renew-deadline');
   const retryPeriodMs = duration('retry-period');
@@ -228,7 +236,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     healthAddress: address('health-address'),
     workers: int('workers', 1, 64),
     leaderElection: { enabled: bool('leader-elect'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
-    logLevel: str('log-level') ?? 'info',
+    logLevel: oneOf('log-level', LOG_LEVELS),
     incidents: {
       playbook,
       defaultGuards: {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { httpsGet } from './https.ts';
-import { ManagedProcess, type ProcessSpec } from './process.ts';
+import { ManagedProcess, processesMarkedFor, type ProcessSpec } from './process.ts';
 import type { ToolPaths } from './tools.ts';
 import { freePorts, eventually } from './wait.ts';
 
@@ -239,4 +239,40 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
     ],
     'current-context': 'selfheal-local',
   });
+}
+
+/**
+ * Kills the kube-apiserver of a running local environment from any process (a test worker, not
+ * only the one that started it) and returns a function that starts it again with the same flags,
+ * waiting until it is ready. Outage tests use it.
+ */
+export async function stopApiServer(stateDir: string, info: ControlPlaneInfo): Promise<() => Promise<void>> {
+  const pid = processesMarkedFor(stateDir).find((p) =>
+    readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith('kube-apiserver'),
+  );
+  if (pid === undefined) throw new Error(`no kube-apiserver is running for ${stateDir}`);
+  const [command = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  // An abrupt outage (a crash, a partition), not a graceful drain. A zombie left for its parent
+  // (the process that started it) to reap counts as gone.
+  process.kill(pid, 'SIGKILL');
+  const gone = () =>
+    !existsSync(`/proc/${pid}`) ||
+    readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true;
+  await eventually('kube-apiserver to exit', gone, { timeoutMs: 30_000, intervalMs: 100 });
+  return async () => {
+    const apiserver = new ManagedProcess(
+      { name: 'kube-apiserver', command, args, logFile: info.logs['kube-apiserver'] ?? '/dev/null' },
+      stateDir,
+    );
+    apiserver.start();
+    const ca = readFileSync(info.caFile, 'utf8');
+    await eventually(
+      'kube-apiserver /readyz after restart',
+      async () => (await httpsGet(`${info.server}/readyz`, { ca, token: info.token })).status === 200,
+      {
+        timeoutMs: 90_000,
+        check: () => apiserver.assertAlive(),
+      },
+    );
+  };
 }

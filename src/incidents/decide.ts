@@ -203,12 +203,10 @@ export function decide(
     case 'Verifying':
       verify(d, incident, obs, settings, actions, remediation);
       break;
-    case 'Resolved':
-      closeWhenDone(d, incident, settings, now);
-      break;
     default:
       break;
   }
+  if (s.phase === 'Resolved') closeWhenDone(d, incident, settings, now);
   slaClocks(d, incident, settings, now);
   return d.plan();
 }
@@ -218,11 +216,14 @@ function humanFields(d: Decision, incident: Incident, now: Date): void {
   const { acknowledgedBy, resolution } = incident.spec;
   if (acknowledgedBy && !conditionIs(s, 'Acknowledged')) {
     d.condition('Acknowledged', 'True', 'AcknowledgedByPerson', `acknowledged by ${acknowledgedBy}`);
-    if (s.phase === 'Escalated' || s.phase === 'Open')
-      d.phase('Acknowledged', `acknowledged by ${acknowledgedBy}`);
+    // Automation that is still allowed to run keeps running; people now own the outcome.
+    if (s.phase === 'Escalated') d.phase('Acknowledged', `acknowledged by ${acknowledgedBy}`);
     else d.record('Acknowledged', `acknowledged by ${acknowledgedBy}`);
   }
   if (resolution && s.phase !== 'Resolved' && s.phase !== 'Closed') {
+    const running = runningAttempt(s);
+    if (running)
+      finishAttempt(d, running.index, 'Failed', 'stopped: the incident was resolved by a person', now);
     resolve(
       d,
       'ResolvedByPerson',
@@ -248,6 +249,9 @@ function escalate(d: Decision, reason: string, message: string, now: Date): void
     startedAt: s.escalation?.startedAt ?? now.toISOString(),
   };
   d.phase('Escalated', message, 'Warning');
+  // Someone already took the incident (during remediation): it is theirs, not waiting for them.
+  const acknowledged = s.conditions?.find((c) => c.type === 'Acknowledged' && c.status === 'True');
+  if (acknowledged) d.phase('Acknowledged', `escalated to ${acknowledged.message}`);
 }
 
 /** A harm limit or missing prerequisite that stops automation: a visible reason, never a silent skip. */
@@ -350,17 +354,20 @@ function startOrRefuse(
     return;
   }
   const attempts = d.status.attempts ?? [];
-  const next =
-    mode === 'untried'
-      ? remediation.actions[attempts.length]
-      : remediation.actions[Math.min(attempts.length, remediation.actions.length - 1)];
+  const nextIndex =
+    mode === 'untried' ? attempts.length : Math.min(attempts.length, remediation.actions.length - 1);
+  const next = remediation.actions[nextIndex];
   if (!next) {
-    escalate(
-      d,
-      'ActionsExhausted',
-      `all ${remediation.actions.length} action(s) were tried without a verified fix`,
-      now,
-    );
+    const last = d.status.conditions?.find((c) => c.type === 'Verified' && c.reason === 'VerificationFailed');
+    if (mode === 'untried' && last)
+      escalate(d, 'VerificationFailed', `${last.message}; no untried action left`, now);
+    else
+      escalate(
+        d,
+        'ActionsExhausted',
+        `all ${remediation.actions.length} action(s) were tried without a verified fix`,
+        now,
+      );
     return;
   }
   const refusal = harmLimit(incident, obs, settings, actions, remediation, next);
@@ -385,6 +392,7 @@ function startOrRefuse(
   const attempt: Attempt = {
     id,
     action: next.type,
+    actionIndex: nextIndex,
     startedAt: now.toISOString(),
     result: 'Running',
     message: action.describe(target.workload, next),
@@ -450,7 +458,8 @@ function followAttempt(
     return;
   }
   const { attempt, index } = running;
-  const params = remediation?.actions.find((a) => a.type === attempt.action);
+  const candidate = remediation?.actions[attempt.actionIndex];
+  const params = candidate?.type === attempt.action ? candidate : undefined;
   const action = actions[attempt.action];
   const target = obs.target;
   if (!params || !action || !target) {
@@ -560,8 +569,6 @@ function verify(
     d.condition('Remediated', 'False', 'VerificationFailed', result.message);
     d.record('VerificationFailed', result.message, 'Warning');
     retryOrEscalate(d, incident, obs, settings, actions, remediation, 'untried');
-    if (d.status.phase === 'Escalated')
-      d.condition('Escalated', 'True', 'VerificationFailed', `${result.message}; no untried action left`);
   } else {
     d.condition('Verified', 'False', 'VerificationPending', result.message);
     d.wakeIn(settings.pollIntervalMs);

@@ -109,7 +109,7 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     this.epoch++;
     this.synced = false;
     if (this.stopped) return;
-    const delay = exponentialBackoff(this.failures++, this.options.backoff ?? { baseMs: 500, maxMs: 30_000 });
+    const delay = exponentialBackoff(this.failures++, this.options.backoff ?? { baseMs: 250, maxMs: 5_000 });
     this.options.logger.warn(
       { path: this.options.path, err: describeError(error), retryInMs: delay },
       'informer stopped; restarting',

@@ -125,7 +125,7 @@ export class IncidentClient {
       fieldSelector: `regarding.name=${name}`,
     });
     return list.items
-      .sort((a, b) => new Date(a.eventTime ?? 0).getTime() - new Date(b.eventTime ?? 0).getTime())
+      .sort((a, b) => new Date(a.eventTime).getTime() - new Date(b.eventTime).getTime())
       .map((e) => e.reason ?? '');
   }
 }

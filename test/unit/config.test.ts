@@ -1,0 +1,473 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  ConfigError,
+  envName,
+  helpText,
+  parseConfig,
+  parsePlaybook,
+  SETTINGS,
+  type OperatorConfig,
+} from '../../src/config.ts';
+import { DEFAULT_PLAYBOOK } from '../../src/incidents/playbook.ts';
+import { HOUR, MINUTE, SECOND, settings } from './fixtures.ts';
+
+/** parseConfig's error for these inputs, or a failure when it accepts them. */
+function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    parseConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw new Error(`expected a ConfigError, got ${String(error)}`, { cause: error });
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}, but it was accepted`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'selfheal-config-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let files = 0;
+function playbookFile(yaml: string): string {
+  const file = join(dir, `playbook-${++files}.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('parseConfig: defaults', () => {
+  it('gives every default with no flags and no environment', () => {
+    const config = parseConfig([], { POD_NAME: 'selfheal-7c9d-x2' });
+    const expected: OperatorConfig = {
+      namespace: 'selfheal-system',
+      identity: 'selfheal-7c9d-x2',
+      healthAddress: { host: '0.0.0.0', port: 8081 },
+      workers: 2,
+      leaderElection: {
+        enabled: true,
+        leaseDurationMs: 15 * SECOND,
+        renewDeadlineMs: 10 * SECOND,
+        retryPeriodMs: 2 * SECOND,
+      },
+      logLevel: 'info',
+      incidents: {
+        playbook: DEFAULT_PLAYBOOK,
+        defaultGuards: { maxAttempts: 3, cooldownMs: 30 * MINUTE, maxPerHour: 3 },
+        storm: { maxIncidents: 10, windowMs: 5 * MINUTE },
+        paused: false,
+        recurrenceWindowMs: HOUR,
+        postMortemSeverities: ['P1'],
+        pollIntervalMs: 2 * SECOND,
+      },
+    };
+    expect(config).toEqual(expected);
+    expect(config).not.toHaveProperty('kubeconfig');
+  });
+
+  it('matches the settings the decision tests use', () => {
+    expect(parseConfig([], {}).incidents).toEqual(settings());
+  });
+
+  it('falls back to hostname-pid for the identity without POD_NAME', () => {
+    expect(parseConfig([], {}).identity).toMatch(new RegExp(`^.+-${process.pid}$`));
+  });
+
+  it('reads nothing from process.env when an environment is given', () => {
+    const saved = process.env.SELFHEAL_WORKERS;
+    process.env.SELFHEAL_WORKERS = '9';
+    try {
+      expect(parseConfig([], {}).workers).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.SELFHEAL_WORKERS;
+      else process.env.SELFHEAL_WORKERS = saved;
+    }
+  });
+});
+
+describe('parseConfig: flags over environment over defaults', () => {
+  it.each<{
+    name: string;
+    argv: string[];
+    env?: NodeJS.ProcessEnv;
+    pick: (c: OperatorConfig) => unknown;
+    expected: unknown;
+  }>([
+    {
+      name: 'SELFHEAL_WORKERS',
+      argv: [],
+      env: { SELFHEAL_WORKERS: '4' },
+      pick: (c) => c.workers,
+      expected: 4,
+    },
+    {
+      name: '--workers=8 over SELFHEAL_WORKERS',
+      argv: ['--workers=8'],
+      env: { SELFHEAL_WORKERS: '4' },
+      pick: (c) => c.workers,
+      expected: 8,
+    },
+    {
+      name: '--workers 8 over SELFHEAL_WORKERS',
+      argv: ['--workers', '8'],
+      env: { SELFHEAL_WORKERS: '4' },
+      pick: (c) => c.workers,
+      expected: 8,
+    },
+    {
+      name: 'the last of a repeated flag',
+      argv: ['--workers=3', '--workers', '5'],
+      pick: (c) => c.workers,
+      expected: 5,
+    },
+    { name: '--paused without a value', argv: ['--paused'], pick: (c) => c.incidents.paused, expected: true },
+    {
+      name: '--paused followed by another flag',
+      argv: ['--paused', '--workers', '3'],
+      pick: (c) => [c.incidents.paused, c.workers],
+      expected: [true, 3],
+    },
+    { name: '--paused false', argv: ['--paused', 'false'], pick: (c) => c.incidents.paused, expected: false },
+    { name: '--paused=0', argv: ['--paused=0'], pick: (c) => c.incidents.paused, expected: false },
+    {
+      name: '--paused=false over SELFHEAL_PAUSED=true',
+      argv: ['--paused=false'],
+      env: { SELFHEAL_PAUSED: 'true' },
+      pick: (c) => c.incidents.paused,
+      expected: false,
+    },
+    {
+      name: 'SELFHEAL_PAUSED=TRUE (any case)',
+      argv: [],
+      env: { SELFHEAL_PAUSED: 'TRUE' },
+      pick: (c) => c.incidents.paused,
+      expected: true,
+    },
+    {
+      name: '--leader-elect=false',
+      argv: ['--leader-elect=false'],
+      pick: (c) => c.leaderElection.enabled,
+      expected: false,
+    },
+    {
+      name: 'SELFHEAL_LEADER_ELECT=1',
+      argv: [],
+      env: { SELFHEAL_LEADER_ELECT: '1' },
+      pick: (c) => c.leaderElection.enabled,
+      expected: true,
+    },
+    {
+      name: '--health-address 127.0.0.1:9090',
+      argv: ['--health-address', '127.0.0.1:9090'],
+      pick: (c) => c.healthAddress,
+      expected: { host: '127.0.0.1', port: 9090 },
+    },
+    {
+      name: '--health-address=:9090 (all interfaces)',
+      argv: ['--health-address=:9090'],
+      pick: (c) => c.healthAddress,
+      expected: { host: '0.0.0.0', port: 9090 },
+    },
+    {
+      name: 'durations: --lease-duration=1m --renew-deadline=45s --retry-period=5s',
+      argv: ['--lease-duration=1m', '--renew-deadline=45s', '--retry-period=5s'],
+      pick: (c) => c.leaderElection,
+      expected: {
+        enabled: true,
+        leaseDurationMs: MINUTE,
+        renewDeadlineMs: 45 * SECOND,
+        retryPeriodMs: 5 * SECOND,
+      },
+    },
+    {
+      name: '--default-cooldown=1h30m',
+      argv: ['--default-cooldown=1h30m'],
+      pick: (c) => c.incidents.defaultGuards.cooldownMs,
+      expected: 90 * MINUTE,
+    },
+    {
+      name: 'SELFHEAL_STORM_WINDOW=10m and --storm-max-incidents 20',
+      argv: ['--storm-max-incidents', '20'],
+      env: { SELFHEAL_STORM_WINDOW: '10m' },
+      pick: (c) => c.incidents.storm,
+      expected: { maxIncidents: 20, windowMs: 10 * MINUTE },
+    },
+    {
+      name: 'guards --default-max-attempts=5 --default-max-per-hour=10',
+      argv: ['--default-max-attempts=5', '--default-max-per-hour=10'],
+      pick: (c) => c.incidents.defaultGuards,
+      expected: { maxAttempts: 5, cooldownMs: 30 * MINUTE, maxPerHour: 10 },
+    },
+    {
+      name: '--recurrence-window=2h --poll-interval=500ms',
+      argv: ['--recurrence-window=2h', '--poll-interval=500ms'],
+      pick: (c) => [c.incidents.recurrenceWindowMs, c.incidents.pollIntervalMs],
+      expected: [2 * HOUR, 500],
+    },
+    {
+      name: '--post-mortem-severities="P1, P2"',
+      argv: ['--post-mortem-severities=P1, P2'],
+      pick: (c) => c.incidents.postMortemSeverities,
+      expected: ['P1', 'P2'],
+    },
+    {
+      name: 'an empty --post-mortem-severities',
+      argv: ['--post-mortem-severities='],
+      pick: (c) => c.incidents.postMortemSeverities,
+      expected: [],
+    },
+    {
+      name: '--kubeconfig /etc/kube/config',
+      argv: ['--kubeconfig', '/etc/kube/config'],
+      pick: (c) => c.kubeconfig,
+      expected: '/etc/kube/config',
+    },
+    {
+      name: 'SELFHEAL_NAMESPACE and SELFHEAL_LOG_LEVEL',
+      argv: [],
+      env: { SELFHEAL_NAMESPACE: 'ops', SELFHEAL_LOG_LEVEL: 'debug' },
+      pick: (c) => [c.namespace, c.logLevel],
+      expected: ['ops', 'debug'],
+    },
+    {
+      name: '--identity over POD_NAME',
+      argv: ['--identity=replica-a'],
+      env: { POD_NAME: 'selfheal-0' },
+      pick: (c) => c.identity,
+      expected: 'replica-a',
+    },
+    {
+      name: 'SELFHEAL_IDENTITY over POD_NAME',
+      argv: [],
+      env: { SELFHEAL_IDENTITY: 'replica-b', POD_NAME: 'selfheal-0' },
+      pick: (c) => c.identity,
+      expected: 'replica-b',
+    },
+  ])('$name', ({ argv, env, pick, expected }) => {
+    expect(pick(parseConfig(argv, env ?? {}))).toEqual(expected);
+  });
+});
+
+describe('parseConfig: invalid values stop the start with a ConfigError naming the flag', () => {
+  it.each<{ name: string; argv: string[]; env?: NodeJS.ProcessEnv; message: RegExp }>([
+    {
+      name: 'a duration without a unit (flag)',
+      argv: ['--lease-duration=15'],
+      message: /^invalid --lease-duration: "15" is not a duration/,
+    },
+    {
+      name: 'a duration without a unit (environment)',
+      argv: [],
+      env: { SELFHEAL_POLL_INTERVAL: 'often' },
+      message: /^invalid SELFHEAL_POLL_INTERVAL \(--poll-interval\): "often" is not a duration/,
+    },
+    {
+      name: 'a bad --storm-window',
+      argv: ['--storm-window', '5 minutes'],
+      message: /^invalid --storm-window: "5 minutes" is not a duration/,
+    },
+    {
+      name: 'workers 0',
+      argv: ['--workers=0'],
+      message: /^invalid --workers: "0" is not a whole number from 1 to 64$/,
+    },
+    {
+      name: 'workers 0 from the environment',
+      argv: [],
+      env: { SELFHEAL_WORKERS: '0' },
+      message: /^invalid SELFHEAL_WORKERS \(--workers\): "0" is not a whole number from 1 to 64$/,
+    },
+    { name: 'workers 65', argv: ['--workers=65'], message: /^invalid --workers: "65"/ },
+    { name: 'workers 1.5', argv: ['--workers=1.5'], message: /^invalid --workers: "1.5"/ },
+    { name: 'workers two', argv: ['--workers', 'two'], message: /^invalid --workers: "two"/ },
+    { name: 'an empty --workers=', argv: ['--workers='], message: /^invalid --workers: ""/ },
+    {
+      name: 'default-max-attempts 11',
+      argv: ['--default-max-attempts=11'],
+      message: /^invalid --default-max-attempts: "11" is not a whole number from 1 to 10$/,
+    },
+    {
+      name: 'default-max-per-hour 0',
+      argv: ['--default-max-per-hour=0'],
+      message: /^invalid --default-max-per-hour: "0" is not a whole number from 1 to 100$/,
+    },
+    {
+      name: 'storm-max-incidents 0',
+      argv: ['--storm-max-incidents=0'],
+      message: /^invalid --storm-max-incidents: "0"/,
+    },
+    {
+      name: 'renew-deadline equal to lease-duration',
+      argv: ['--renew-deadline=15s'],
+      message: /^invalid --renew-deadline: must be shorter than --lease-duration$/,
+    },
+    {
+      name: 'renew-deadline longer than lease-duration, from the environment',
+      argv: [],
+      env: { SELFHEAL_RENEW_DEADLINE: '20s' },
+      message:
+        /^invalid SELFHEAL_RENEW_DEADLINE \(--renew-deadline\): must be shorter than --lease-duration$/,
+    },
+    {
+      name: 'a lease-duration shorter than the default renew-deadline',
+      argv: ['--lease-duration=5s'],
+      message: /--renew-deadline.*must be shorter than --lease-duration/,
+    },
+    {
+      name: 'retry-period equal to renew-deadline',
+      argv: ['--retry-period=10s'],
+      message: /^invalid --retry-period: must be shorter than --renew-deadline$/,
+    },
+    {
+      name: 'an unknown flag',
+      argv: ['--frobnicate=1'],
+      message: /^unknown flag --frobnicate \(see --help\)$/,
+    },
+    { name: 'an unknown bool-looking flag', argv: ['--dry-run'], message: /^unknown flag --dry-run/ },
+    { name: 'a positional argument', argv: ['run'], message: /^unexpected argument "run"/ },
+    { name: 'a single-dash flag', argv: ['-w', '3'], message: /^unexpected argument "-w"/ },
+    { name: 'a flag in capitals', argv: ['--Workers=3'], message: /^unexpected argument "--Workers=3"/ },
+    { name: 'a value-less flag at the end', argv: ['--workers'], message: /^--workers needs a value$/ },
+    {
+      name: 'a bool that is neither',
+      argv: ['--paused=maybe'],
+      message: /^invalid --paused: "maybe" is not true or false$/,
+    },
+    {
+      name: 'a bool from the environment that is neither',
+      argv: [],
+      env: { SELFHEAL_LEADER_ELECT: 'yes' },
+      message: /^invalid SELFHEAL_LEADER_ELECT \(--leader-elect\): "yes" is not true or false$/,
+    },
+    {
+      name: 'an address without a port',
+      argv: ['--health-address=localhost'],
+      message: /^invalid --health-address: "localhost" is not host:port$/,
+    },
+    {
+      name: 'an address with port 70000',
+      argv: ['--health-address=:70000'],
+      message: /^invalid --health-address: ":70000" is not host:port$/,
+    },
+    {
+      name: 'a severity list with P5',
+      argv: ['--post-mortem-severities=P1,P5'],
+      message: /^invalid --post-mortem-severities: "P5" is not one of P1, P2, P3, P4$/,
+    },
+    {
+      name: 'a severity list with alert severities, from the environment',
+      argv: [],
+      env: { SELFHEAL_POST_MORTEM_SEVERITIES: 'critical' },
+      message:
+        /^invalid SELFHEAL_POST_MORTEM_SEVERITIES \(--post-mortem-severities\): "critical" is not one of P1, P2, P3, P4$/,
+    },
+    {
+      name: 'a lower-case severity',
+      argv: ['--post-mortem-severities=p1'],
+      message: /--post-mortem-severities: "p1"/,
+    },
+    { name: 'a log level that does not exist', argv: ['--log-level=loud'], message: /--log-level/ },
+  ])('$name', ({ argv, env, message }) => {
+    expect(configError(argv, env).message).toMatch(message);
+  });
+});
+
+describe('parseConfig: --playbook-file', () => {
+  it('overrides only what the file gives (P1 response)', () => {
+    const file = playbookFile('P1:\n  response: 5m\n');
+    const config = parseConfig([`--playbook-file=${file}`], {});
+    expect(config.incidents.playbook).toEqual({
+      ...DEFAULT_PLAYBOOK,
+      P1: { ...DEFAULT_PLAYBOOK.P1, responseMs: 5 * MINUTE },
+    });
+    expect(DEFAULT_PLAYBOOK.P1.responseMs).toBe(15 * MINUTE);
+  });
+
+  it('takes every field of several severities, from the environment too', () => {
+    const file = playbookFile(
+      [
+        'P2:',
+        '  response: 20m',
+        '  resolution: 6h',
+        '  updateEvery: 45m',
+        '  postMortemDue: 72h',
+        'P4:',
+        '  updateEvery: 12h',
+      ].join('\n'),
+    );
+    const { playbook } = parseConfig([], { SELFHEAL_PLAYBOOK_FILE: file }).incidents;
+    expect(playbook).toEqual({
+      ...DEFAULT_PLAYBOOK,
+      P2: {
+        responseMs: 20 * MINUTE,
+        resolutionMs: 6 * HOUR,
+        updateEveryMs: 45 * MINUTE,
+        postMortemDueMs: 72 * HOUR,
+      },
+      P4: { ...DEFAULT_PLAYBOOK.P4, updateEveryMs: 12 * HOUR },
+    });
+  });
+
+  it.each<{ name: string; yaml: string; problem: RegExp }>([
+    {
+      name: 'an unknown severity',
+      yaml: 'P5:\n  response: 5m\n',
+      problem: /"P5" is not one of P1, P2, P3, P4$/,
+    },
+    {
+      name: 'an unknown field',
+      yaml: 'P1:\n  respond: 5m\n',
+      problem: /P1\.respond: unknown; use response, resolution, updateEvery, postMortemDue$/,
+    },
+    {
+      name: 'a bad duration',
+      yaml: 'P1:\n  response: soon\n',
+      problem: /P1\.response: "soon" is not a duration/,
+    },
+    {
+      name: 'a bare number',
+      yaml: 'P3:\n  resolution: 90\n',
+      problem: /P3\.resolution: "90" is not a duration/,
+    },
+    { name: 'a severity that is not a map', yaml: 'P2: 15m\n', problem: /P2: must be a map of response/ },
+    { name: 'an empty file', yaml: '', problem: /must be a map of severities/ },
+    { name: 'a list', yaml: '- P1\n', problem: /"0" is not one of P1, P2, P3, P4/ },
+  ])('rejects $name, naming the flag, the file and the place', ({ yaml, problem }) => {
+    const file = playbookFile(yaml);
+    const error = configError(['--playbook-file', file]);
+    expect(error.message.startsWith(`invalid --playbook-file: ${file}: `)).toBe(true);
+    expect(error.message).toMatch(problem);
+  });
+
+  it('names the environment variable when the file came from it', () => {
+    const file = playbookFile('P1:\n  response: soon\n');
+    expect(configError([], { SELFHEAL_PLAYBOOK_FILE: file }).message).toMatch(
+      /^invalid SELFHEAL_PLAYBOOK_FILE \(--playbook-file\): .*P1\.response: "soon" is not a duration/,
+    );
+  });
+
+  it('rejects a file that does not exist', () => {
+    const missing = join(dir, 'missing.yaml');
+    expect(configError([`--playbook-file=${missing}`]).message).toMatch(
+      new RegExp(`^invalid --playbook-file: ${missing}: .*ENOENT`),
+    );
+  });
+});
+
+describe('parsePlaybook', () => {
+  it('returns a copy of the defaults for an empty map', () => {
+    const playbook = parsePlaybook('{}');
+    expect(playbook).toEqual(DEFAULT_PLAYBOOK);
+    expect(playbook).not.toBe(DEFAULT_PLAYBOOK);
+    expect(playbook.P1).not.toBe(DEFAULT_PLAYBOOK.P1);
+  });
+});
+
+describe('helpText', () => {
+  it.each(SETTINGS.map((s) => [s.flag, envName(s.flag)]))('lists --%s and %s', (flag, env) => {
+    const help = helpText();
+    expect(help).toContain(`--${flag}`);
+    expect(help).toContain(env);
+  });
+});
