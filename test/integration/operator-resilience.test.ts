@@ -133,13 +133,11 @@ describe('API server outage', () => {
       );
     // minReadySeconds keeps the restarted rollout going long enough to be cut off in the middle.
     await incidents.deployment('api');
-    await kc
-      .makeApiClient(AppsV1Api)
-      .patchNamespacedDeployment({
-        name: 'api',
-        namespace,
-        body: [{ op: 'add', path: '/spec/minReadySeconds', value: 8 }],
-      });
+    await kc.makeApiClient(AppsV1Api).patchNamespacedDeployment({
+      name: 'api',
+      namespace,
+      body: [{ op: 'add', path: '/spec/minReadySeconds', value: 8 }],
+    });
     const operator = await startOperator('outage', [
       '--lease-duration=60s',
       '--renew-deadline=50s',

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalEnv, readEnvInfo, type LocalEnvInfo, type LocalEnvOptions } from '../../hack/localenv/env.ts';
-import { locateTools, REPO_ROOT } from '../../hack/localenv/tools.ts';
+import { installCrds } from '../../hack/localenv/crds.ts';
+import { REPO_ROOT } from '../../hack/localenv/tools.ts';
 
 export type Tier = 'integration' | 'e2e';
 
@@ -33,16 +33,4 @@ export async function startTier(tier: Tier, options: LocalEnvOptions): Promise<v
 /** Jest globalTeardown: stop everything the set-up started, whatever the tests' outcome. */
 export async function stopTier(): Promise<void> {
   await (globalThis as WithEnv)[RUNNING]?.stop();
-}
-
-/** The checked-in CRDs, applied with the real kubectl and awaited until Established. */
-export function installCrds(kubeconfig: string): void {
-  const kubectl = locateTools().binaries.kubectl;
-  const crds = join(REPO_ROOT, 'deploy', 'crds');
-  const env = { ...process.env, KUBECONFIG: kubeconfig };
-  execFileSync(kubectl, ['apply', '--server-side', '--force-conflicts', '-f', crds], { env, stdio: 'pipe' });
-  execFileSync(kubectl, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds], {
-    env,
-    stdio: 'pipe',
-  });
 }
