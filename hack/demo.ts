@@ -1,6 +1,8 @@
 // The live demo (hack/demo.sh): a local cluster, the CRDs, the operator, a Deployment and a manual P2
 // Incident against it, remediated before your eyes. Everything stays running afterwards to explore.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/group.ts';
@@ -73,6 +75,8 @@ console.log(run(['-n', NAMESPACE, 'get', 'deployment,replicaset']));
 
 step('starting the operator (node src/main.ts), leader election on');
 const healthPort = await freePort();
+const tokenFile = join(env.info.stateDir, 'webhook-token');
+writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
 const operatorLog = join(env.info.stateDir, 'operator.log');
 const operator = new ManagedProcess(
   {

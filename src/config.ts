@@ -9,7 +9,17 @@ import { parseDuration } from './incidents/durations.ts';
 import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
 import type { IncidentSettings } from './incidents/settings.ts';
 
+export interface WebhookConfig {
+  address: { host: string; port: number };
+  /** Undefined only when --webhook-insecure is set. */
+  token: string | undefined;
+  maxBodyBytes: number;
+}
+
 export interface OperatorConfig {
+  webhook: WebhookConfig;
+  prometheus: { url?: string; alertsIntervalMs: number };
+  unmatchedNamespace?: string;
   kubeconfig?: string;
   namespace: string;
   identity: string;
@@ -124,6 +134,45 @@ export const SETTINGS = [
     help: 'severities that need a post-mortem even when automation fixed them',
   },
   { flag: 'poll-interval', kind: 'duration', default: '2s', help: 'how often a running attempt is checked' },
+  {
+    flag: 'webhook-address',
+    kind: 'address',
+    default: '0.0.0.0:8080',
+    help: 'host:port of the Alertmanager webhook (POST /webhook/alertmanager)',
+  },
+  {
+    flag: 'webhook-token-file',
+    kind: 'file',
+    help: 'file holding the bearer token Alertmanager must send (a mounted Secret)',
+  },
+  {
+    flag: 'webhook-insecure',
+    kind: 'bool',
+    default: 'false',
+    help: 'accept webhook requests without a token (never in production)',
+  },
+  {
+    flag: 'webhook-max-body',
+    kind: 'int',
+    default: '1048576',
+    help: 'largest webhook body accepted, in bytes',
+  },
+  {
+    flag: 'prometheus-url',
+    kind: 'string',
+    help: 'Prometheus base URL, for PromQL verification and the alerts poller',
+  },
+  {
+    flag: 'prometheus-alerts-interval',
+    kind: 'duration',
+    default: '0s',
+    help: "poll Prometheus's /api/v1/alerts this often (0s: off; Alertmanager's webhook is the usual source)",
+  },
+  {
+    flag: 'unmatched-namespace',
+    kind: 'string',
+    help: 'where alerts no policy matches become escalation-only incidents (default: only counted)',
+  },
 ] as const satisfies readonly Setting[];
 
 type Flag = (typeof SETTINGS)[number]['flag'];
@@ -229,7 +278,37 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     }
   }
   const kubeconfig = str('kubeconfig');
+  const insecure = bool('webhook-insecure');
+  const tokenFile = str('webhook-token-file');
+  let token: string | undefined;
+  if (tokenFile) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      fail('webhook-token-file', `${tokenFile}: ${(error as Error).message}`);
+    }
+    if (!token) fail('webhook-token-file', `${tokenFile} is empty`);
+  } else if (!insecure) {
+    fail(
+      'webhook-token-file',
+      'the alert webhook needs a bearer token: give --webhook-token-file (or, never in production, --webhook-insecure)',
+    );
+  }
+  const prometheusUrl = str('prometheus-url');
+  if (prometheusUrl && !/^https?:\/\/[^/]+/.test(prometheusUrl))
+    fail('prometheus-url', `"${prometheusUrl}" is not an http(s) URL`);
+  const alertsIntervalMs = duration('prometheus-alerts-interval');
+  if (alertsIntervalMs > 0 && !prometheusUrl)
+    fail('prometheus-alerts-interval', 'polling alerts needs --prometheus-url');
+  const unmatchedNamespace = str('unmatched-namespace');
   return {
+    webhook: {
+      address: address('webhook-address'),
+      token,
+      maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
+    },
+    prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
+    ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),
     namespace: str('namespace') ?? 'selfheal-system',
     identity: str('identity') ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,

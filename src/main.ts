@@ -2,6 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ACTIONS } from './actions/registry.ts';
+import { AlertIntake } from './alerts/intake.ts';
+import { PrometheusAlertPoller } from './alerts/poller.ts';
+import { KubeIncidentStore } from './alerts/store.ts';
+import { AlertWebhook } from './alerts/webhook.ts';
 import { KubeWorkloadClient } from './actions/workloads.ts';
 import { GROUP, VERSION } from './api/group.ts';
 import type { Incident } from './api/incident.ts';
@@ -17,6 +21,7 @@ import { KubeStatusWriter } from './runtime/status.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { HealthServer } from './telemetry/server.ts';
+import { PrometheusClient } from './verify/prometheus.ts';
 
 const CONTROLLER = 'selfheal.dev/incident-controller';
 
@@ -89,6 +94,7 @@ async function main(): Promise<void> {
     readIncident: incidentReader(kc),
     actions: ACTIONS,
     settings: config.incidents,
+    ...(config.prometheus.url ? { prometheus: new PrometheusClient(config.prometheus.url) } : {}),
     clock,
     logger,
     metrics,
@@ -114,7 +120,45 @@ async function main(): Promise<void> {
     ],
   });
   const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
-  logger.info({ identity, health: `${config.healthAddress.host}:${port}` }, 'selfheal starting');
+
+  const intake = new AlertIntake({
+    store: new KubeIncidentStore(kc),
+    policies,
+    incidents,
+    ...(config.unmatchedNamespace ? { unmatchedNamespace: config.unmatchedNamespace } : {}),
+    recurrenceWindowMs: config.incidents.recurrenceWindowMs,
+    clock,
+    metrics,
+    logger,
+  });
+  if (!config.webhook.token)
+    logger.warn('the alert webhook accepts requests without a token (--webhook-insecure)');
+  const webhook = new AlertWebhook({
+    intake,
+    token: config.webhook.token,
+    maxBodyBytes: config.webhook.maxBodyBytes,
+    metrics,
+    logger,
+  });
+  const webhookPort = await webhook.listen(config.webhook.address.host, config.webhook.address.port);
+  const poller =
+    config.prometheus.url && config.prometheus.alertsIntervalMs > 0
+      ? new PrometheusAlertPoller({
+          prometheusUrl: config.prometheus.url,
+          intervalMs: config.prometheus.alertsIntervalMs,
+          intake,
+          clock,
+          logger,
+        })
+      : undefined;
+  logger.info(
+    {
+      identity,
+      health: `${config.healthAddress.host}:${port}`,
+      webhook: `${config.webhook.address.host}:${webhookPort}`,
+    },
+    'selfheal starting',
+  );
 
   await Promise.all([incidents.start(), policies.start()]);
   const elector = config.leaderElection.enabled
@@ -136,16 +180,19 @@ async function main(): Promise<void> {
         leading = true;
         metrics.leader.set(1);
         controller.start();
+        poller?.start();
       },
       onStoppedLeading: () => {
         leading = false;
         metrics.leader.set(0);
+        poller?.stop();
         void controller.stop();
       },
     });
   } else {
     metrics.leader.set(1);
     controller.start();
+    poller?.start();
   }
 
   let stopping = false;
@@ -154,6 +201,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     leading = false;
+    poller?.stop();
+    await webhook.close();
     await controller.stop();
     await elector?.stop();
     await Promise.all([incidents.stop(), policies.stop()]);

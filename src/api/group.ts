@@ -10,3 +10,10 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /** Set to "true" on a workload or its namespace, it keeps selfheal from acting on it. */
 export const DISABLED_ANNOTATION = 'selfheal.dev/disabled';
+
+/** Set by alert intake on an Incident: the endsAt of the alert's last resolved notification. */
+export const SIGNAL_CLEARED_ANNOTATION = 'selfheal.dev/signal-cleared-at';
+/** Set by alert intake when the same signal fires again after an automated fix: its new startsAt. */
+export const RECURRED_ANNOTATION = 'selfheal.dev/recurred-at';
+/** On Incidents raised from alerts: the alert's fingerprint, to find them by signal. */
+export const FINGERPRINT_LABEL = 'selfheal.dev/fingerprint';

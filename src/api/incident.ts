@@ -247,6 +247,14 @@ export const IncidentStatus = Type.Object({
     Type.Object({
       state: stringEnum(['Firing', 'Cleared'] as const),
       since: timestamp('When the alert last changed state.'),
+      recurredAt: Type.Optional(timestamp('When the signal last came back after an automated fix.')),
+    }),
+  ),
+  verification: Type.Optional(
+    Type.Object({
+      startedAt: timestamp('When verification of the last successful attempt began.'),
+      passingSince: Type.Optional(timestamp('Since when the PromQL check has held without a break.')),
+      message: Type.Optional(Type.String({ maxLength: 1024, description: 'Where verification stands.' })),
     }),
   ),
   postMortem: Type.Optional(

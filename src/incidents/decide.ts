@@ -2,7 +2,7 @@
 // install's settings and the time. It returns the status the incident should have, the one side
 // effect to perform (only ever for an attempt whose intent the stored status already records), the
 // Events to emit, and when to look again. Everything that happens is decided here and tested as a table.
-import { DISABLED_ANNOTATION } from '../api/group.ts';
+import { DISABLED_ANNOTATION, RECURRED_ANNOTATION, SIGNAL_CLEARED_ANNOTATION } from '../api/group.ts';
 import type { Attempt, Incident, IncidentStatus, Phase, TimelineEntry } from '../api/incident.ts';
 import { MAX_TIMELINE } from '../api/incident.ts';
 import type { RemediationPolicy } from '../api/policy.ts';
@@ -11,7 +11,7 @@ import type { RemediationAction } from '../actions/action.ts';
 import type { TargetRef } from '../actions/workloads.ts';
 import type { Workload } from '../verify/rollout.ts';
 import { conditionIs, setCondition } from './conditions.ts';
-import { parseDuration } from './durations.ts';
+import { formatDuration, parseDuration } from './durations.ts';
 import { nextUpdateAfter, slaDeadlines } from './playbook.ts';
 import type { IncidentSettings } from './settings.ts';
 
@@ -23,7 +23,8 @@ export interface TargetObservation {
   namespaceAnnotations?: Record<string, string>;
 }
 
-export type VerificationResult = { state: 'passed' | 'pending' | 'failed'; message: string };
+/** The PromQL check of a verification, run by observe() while the incident is Verifying. */
+export type PromQLObservation = { ok: true; holds: boolean } | { ok: false; error: string };
 
 export interface Observations {
   now: Date;
@@ -35,8 +36,8 @@ export interface Observations {
   otherAttemptsOnTarget: Date[];
   /** Incidents opened within the storm window, this one included. */
   incidentsInStormWindow: number;
-  /** The verification of the last successful attempt, when one is configured and was checked. */
-  verification?: VerificationResult;
+  /** The verification's PromQL check, when one is configured and the incident is Verifying. */
+  promQL?: PromQLObservation;
 }
 
 export interface ApplyEffect {
@@ -192,6 +193,7 @@ export function decide(
   };
 
   humanFields(d, incident, now);
+  signal(d, incident, now);
   const remediation = remediationOf(incident, obs.policy, settings);
   switch (s.phase) {
     case 'Open':
@@ -540,6 +542,64 @@ function followAttempt(
   d.wakeIn(Math.min(settings.pollIntervalMs, deadline - now.getTime()));
 }
 
+type VerificationResult = { state: 'passed' | 'pending' | 'failed'; message: string; wakeInMs?: number };
+
+/**
+ * Whether the fix holds: the alert resolved after the attempt started, and/or the PromQL check held
+ * without a break for holdFor, all within the verification timeout. Progress lives on the status
+ * (startedAt, passingSince), so verification survives restarts and failover.
+ */
+function verificationResult(d: Decision, v: Verification, obs: Observations): VerificationResult {
+  const { now } = obs;
+  const s = d.status;
+  const state = (s.verification ??= { startedAt: now.toISOString() });
+  const lastAttempt = s.attempts?.findLast((a) => a.result === 'Succeeded');
+  const pending: string[] = [];
+  if (v.alertResolved) {
+    const cleared =
+      s.signal?.state === 'Cleared' &&
+      lastAttempt &&
+      new Date(s.signal.since) >= new Date(lastAttempt.startedAt);
+    if (!cleared) pending.push('the alert has not resolved');
+  }
+  let wakeInMs: number | undefined;
+  if (v.promQL) {
+    const holdMs = parseDuration(v.holdFor);
+    const promQL = obs.promQL;
+    if (!promQL) pending.push('PromQL not checked yet');
+    else if (!promQL.ok) {
+      delete state.passingSince;
+      pending.push(`PromQL check failed: ${promQL.error}`);
+    } else if (!promQL.holds) {
+      delete state.passingSince;
+      pending.push(`PromQL does not hold: ${v.promQL}`);
+    } else {
+      state.passingSince ??= now.toISOString();
+      const heldMs = now.getTime() - new Date(state.passingSince).getTime();
+      if (heldMs < holdMs) {
+        pending.push(`PromQL has held for ${formatDuration(heldMs)} of ${v.holdFor}`);
+        wakeInMs = holdMs - heldMs;
+      }
+    }
+  }
+  if (pending.length === 0) {
+    const checks = [
+      v.alertResolved ? 'the alert resolved' : '',
+      v.promQL ? `PromQL held for ${v.holdFor}` : '',
+    ].filter(Boolean);
+    return { state: 'passed', message: checks.join(' and ') };
+  }
+  const timeoutMs = parseDuration(v.timeout);
+  const elapsed = now.getTime() - new Date(state.startedAt).getTime();
+  if (elapsed >= timeoutMs)
+    return { state: 'failed', message: `verification timed out after ${v.timeout}: ${pending.join('; ')}` };
+  return {
+    state: 'pending',
+    message: pending.join('; '),
+    wakeInMs: Math.min(wakeInMs ?? Infinity, timeoutMs - elapsed),
+  };
+}
+
 function verify(
   d: Decision,
   incident: Incident,
@@ -560,7 +620,9 @@ function verify(
     resolve(d, 'RemediatedAndVerified', 'remediated automatically and verified', now);
     return;
   }
-  const result = obs.verification ?? { state: 'pending', message: 'verification not checked yet' };
+  const result = verificationResult(d, v, obs);
+  const state = d.status.verification;
+  if (state) state.message = result.message;
   if (result.state === 'passed') {
     d.condition('Verified', 'True', 'VerificationPassed', result.message);
     resolve(d, 'RemediatedAndVerified', `remediated automatically and verified: ${result.message}`, now);
@@ -568,10 +630,48 @@ function verify(
     d.condition('Verified', 'False', 'VerificationFailed', result.message);
     d.condition('Remediated', 'False', 'VerificationFailed', result.message);
     d.record('VerificationFailed', result.message, 'Warning');
+    delete d.status.verification;
     retryOrEscalate(d, incident, obs, settings, actions, remediation, 'untried');
   } else {
     d.condition('Verified', 'False', 'VerificationPending', result.message);
-    d.wakeIn(settings.pollIntervalMs);
+    d.wakeIn(Math.min(settings.pollIntervalMs, result.wakeInMs ?? Infinity));
+  }
+}
+
+/**
+ * The alert behind the incident, as intake reports it through annotations: cleared (a resolved
+ * notification), or back after an automated fix, which reopens the incident for people instead of
+ * repeating an action that did not last.
+ */
+function signal(d: Decision, incident: Incident, now: Date): void {
+  const s = d.status;
+  const source = incident.spec.source;
+  if (source.type === 'manual' || !source.startsAt) return;
+  const annotations = incident.metadata.annotations ?? {};
+  const recurredAt = annotations[RECURRED_ANNOTATION];
+  const clearedAt = annotations[SIGNAL_CLEARED_ANNOTATION];
+  const firedAt = recurredAt && recurredAt > source.startsAt ? recurredAt : source.startsAt;
+  const state = clearedAt && new Date(clearedAt) > new Date(firedAt) ? 'Cleared' : 'Firing';
+  const since = new Date(state === 'Cleared' ? (clearedAt ?? firedAt) : firedAt).toISOString();
+  if (s.signal?.state !== state || s.signal.since !== since) {
+    if (s.signal)
+      d.record(
+        state === 'Cleared' ? 'SignalCleared' : 'SignalFiring',
+        state === 'Cleared' ? `the alert resolved at ${since}` : `the alert is firing again since ${since}`,
+      );
+    s.signal = { ...s.signal, state, since };
+  }
+  if (recurredAt && s.signal.recurredAt !== recurredAt) {
+    s.signal.recurredAt = recurredAt;
+    s.recurrences = (s.recurrences ?? 0) + 1;
+    if (s.phase === 'Resolved' || s.phase === 'Closed' || s.phase === 'Verifying') {
+      const message = `the signal came back at ${recurredAt} after the automated fix (recurrence ${s.recurrences}): escalating instead of repeating the action`;
+      delete s.resolvedAt;
+      delete s.verification;
+      d.condition('Resolved', 'False', 'Recurred', message);
+      d.condition('Verified', 'False', 'Recurred', message);
+      escalate(d, 'Recurrence', message, now);
+    }
   }
 }
 

@@ -4,7 +4,13 @@ import type { ObjectCache } from '@kubernetes/client-node';
 import type { Incident } from '../api/incident.ts';
 import type { RemediationPolicy } from '../api/policy.ts';
 import type { WorkloadClient } from '../actions/workloads.ts';
-import type { Observations, TargetObservation } from './decide.ts';
+import type { PromQL } from '../verify/prometheus.ts';
+import {
+  remediationOf,
+  type Observations,
+  type PromQLObservation,
+  type TargetObservation,
+} from './decide.ts';
 import type { IncidentSettings } from './settings.ts';
 
 /** Phases in which the decision reads the target workload; the others never touch it. */
@@ -15,6 +21,17 @@ export interface ObserveDeps {
   policies: ObjectCache<RemediationPolicy>;
   workloads: WorkloadClient;
   settings: IncidentSettings;
+  /** Undefined when no Prometheus is configured: a PromQL verification then says so. */
+  prometheus?: PromQL;
+}
+
+async function checkPromQL(expression: string, prometheus: PromQL | undefined): Promise<PromQLObservation> {
+  if (!prometheus) return { ok: false, error: 'no Prometheus is configured (--prometheus-url)' };
+  try {
+    return { ok: true, holds: (await prometheus.query(expression)).holds };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 export async function observe(incident: Incident, now: Date, deps: ObserveDeps): Promise<Observations> {
@@ -55,8 +72,13 @@ export async function observe(incident: Incident, now: Date, deps: ObserveDeps):
   const openedAt = (i: Incident) =>
     new Date(i.status?.openedAt ?? i.metadata.creationTimestamp ?? now).getTime();
   const incidentsInStormWindow = all.filter((i) => openedAt(i) >= windowStart).length;
+  const promQL =
+    incident.status?.phase === 'Verifying'
+      ? remediationOf(incident, policy, deps.settings)?.verification?.promQL
+      : undefined;
   return {
     now,
+    ...(promQL ? { promQL: await checkPromQL(promQL, deps.prometheus) } : {}),
     ...(policy !== undefined ? { policy } : {}),
     ...(target ? { target } : {}),
     otherAttemptsOnTarget,

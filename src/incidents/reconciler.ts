@@ -15,6 +15,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { decide, type ActionRegistry, type Plan } from './decide.ts';
 import { observe } from './observe.ts';
 import type { IncidentSettings } from './settings.ts';
+import type { PromQL } from '../verify/prometheus.ts';
 
 export interface IncidentReconcilerDeps {
   incidents: ObjectCache<Incident>;
@@ -26,6 +27,8 @@ export interface IncidentReconcilerDeps {
   readIncident: (namespace: string, name: string) => Promise<Incident>;
   actions: ActionRegistry;
   settings: IncidentSettings;
+  /** For PromQL verification; undefined when no Prometheus is configured. */
+  prometheus?: PromQL;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;

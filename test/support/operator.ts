@@ -13,12 +13,14 @@ let started = 0;
  */
 export class OperatorProcess {
   readonly healthUrl: string;
+  readonly webhookUrl: string;
   readonly logFile: string;
   private readonly process: ManagedProcess;
 
-  private constructor(process: ManagedProcess, healthUrl: string) {
+  private constructor(process: ManagedProcess, healthUrl: string, webhookUrl: string) {
     this.process = process;
     this.healthUrl = healthUrl;
+    this.webhookUrl = webhookUrl;
     this.logFile = process.spec.logFile;
   }
 
@@ -35,6 +37,7 @@ export class OperatorProcess {
     const logDir = join(stateDir, 'operators');
     mkdirSync(logDir, { recursive: true });
     const port = await freePort();
+    const webhookPort = await freePort();
     const process = new ManagedProcess(
       {
         name,
@@ -50,7 +53,11 @@ export class OperatorProcess {
       },
       stateDir,
     );
-    const operator = new OperatorProcess(process, `http://127.0.0.1:${port}`);
+    const operator = new OperatorProcess(
+      process,
+      `http://127.0.0.1:${port}`,
+      `http://127.0.0.1:${webhookPort}/webhook/alertmanager`,
+    );
     await operator.restart();
     return operator;
   }

@@ -14,10 +14,18 @@ import {
 import { DEFAULT_PLAYBOOK } from '../../src/incidents/playbook.ts';
 import { HOUR, MINUTE, SECOND, settings } from './fixtures.ts';
 
+/** parseConfig with the webhook's token requirement waived, which most tests are not about. */
+const INSECURE = { SELFHEAL_WEBHOOK_INSECURE: 'true' };
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseConfig(argv, { ...INSECURE, ...env });
+
 /** parseConfig's error for these inputs, or a failure when it accepts them. */
-function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
+function configError(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  { requireToken = false } = {},
+): ConfigError {
   try {
-    parseConfig(argv, env);
+    parseConfig(argv, requireToken ? env : { ...INSECURE, ...env });
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw new Error(`expected a ConfigError, got ${String(error)}`, { cause: error });
@@ -39,8 +47,10 @@ function playbookFile(yaml: string): string {
 
 describe('parseConfig: defaults', () => {
   it('gives every default with no flags and no environment', () => {
-    const config = parseConfig([], { POD_NAME: 'selfheal-7c9d-x2' });
+    const config = parse([], { POD_NAME: 'selfheal-7c9d-x2' });
     const expected: OperatorConfig = {
+      webhook: { address: { host: '0.0.0.0', port: 8080 }, token: undefined, maxBodyBytes: 1024 * 1024 },
+      prometheus: { alertsIntervalMs: 0 },
       namespace: 'selfheal-system',
       identity: 'selfheal-7c9d-x2',
       healthAddress: { host: '0.0.0.0', port: 8081 },
@@ -67,18 +77,18 @@ describe('parseConfig: defaults', () => {
   });
 
   it('matches the settings the decision tests use', () => {
-    expect(parseConfig([], {}).incidents).toEqual(settings());
+    expect(parse([], {}).incidents).toEqual(settings());
   });
 
   it('falls back to hostname-pid for the identity without POD_NAME', () => {
-    expect(parseConfig([], {}).identity).toMatch(new RegExp(`^.+-${process.pid}$`));
+    expect(parse([], {}).identity).toMatch(new RegExp(`^.+-${process.pid}$`));
   });
 
   it('reads nothing from process.env when an environment is given', () => {
     const saved = process.env.SELFHEAL_WORKERS;
     process.env.SELFHEAL_WORKERS = '9';
     try {
-      expect(parseConfig([], {}).workers).toBe(2);
+      expect(parse([], {}).workers).toBe(2);
     } finally {
       if (saved === undefined) delete process.env.SELFHEAL_WORKERS;
       else process.env.SELFHEAL_WORKERS = saved;
@@ -245,7 +255,7 @@ describe('parseConfig: flags over environment over defaults', () => {
       expected: 'replica-b',
     },
   ])('$name', ({ argv, env, pick, expected }) => {
-    expect(pick(parseConfig(argv, env ?? {}))).toEqual(expected);
+    expect(pick(parse(argv, env ?? {}))).toEqual(expected);
   });
 });
 
@@ -376,7 +386,7 @@ describe('parseConfig: invalid values stop the start with a ConfigError naming t
 describe('parseConfig: --playbook-file', () => {
   it('overrides only what the file gives (P1 response)', () => {
     const file = playbookFile('P1:\n  response: 5m\n');
-    const config = parseConfig([`--playbook-file=${file}`], {});
+    const config = parse([`--playbook-file=${file}`], {});
     expect(config.incidents.playbook).toEqual({
       ...DEFAULT_PLAYBOOK,
       P1: { ...DEFAULT_PLAYBOOK.P1, responseMs: 5 * MINUTE },
@@ -396,7 +406,7 @@ describe('parseConfig: --playbook-file', () => {
         '  updateEvery: 12h',
       ].join('\n'),
     );
-    const { playbook } = parseConfig([], { SELFHEAL_PLAYBOOK_FILE: file }).incidents;
+    const { playbook } = parse([], { SELFHEAL_PLAYBOOK_FILE: file }).incidents;
     expect(playbook).toEqual({
       ...DEFAULT_PLAYBOOK,
       P2: {
@@ -469,5 +479,46 @@ describe('helpText', () => {
     const help = helpText();
     expect(help).toContain(`--${flag}`);
     expect(help).toContain(env);
+  });
+});
+
+describe('parseConfig: the alert webhook', () => {
+  it('refuses to start without a token unless --webhook-insecure is set', () => {
+    expect(configError([], {}, { requireToken: true }).message).toBe(
+      'invalid --webhook-token-file: the alert webhook needs a bearer token: give --webhook-token-file (or, never in production, --webhook-insecure)',
+    );
+    expect(parseConfig(['--webhook-insecure'], {}).webhook.token).toBeUndefined();
+  });
+
+  it('reads the token from the file, trimmed', () => {
+    const file = join(dir, 'token');
+    writeFileSync(file, 's3cret-token\n');
+    expect(parseConfig([`--webhook-token-file=${file}`], {}).webhook.token).toBe('s3cret-token');
+  });
+
+  it.each([
+    ['a missing file', join(dir, 'absent'), /^invalid --webhook-token-file: .*absent: ENOENT/],
+    ['an empty file', 'EMPTY', /^invalid --webhook-token-file: .* is empty$/],
+  ])('names the flag for %s', (_what, path, message) => {
+    const file = path === 'EMPTY' ? join(dir, 'empty-token') : path;
+    if (path === 'EMPTY') writeFileSync(file, '  \n');
+    expect(configError([`--webhook-token-file=${file}`], {}, { requireToken: true }).message).toMatch(
+      message,
+    );
+  });
+
+  it('checks the Prometheus URL and that polling alerts has one', () => {
+    expect(configError(['--prometheus-url=prometheus:9090']).message).toBe(
+      'invalid --prometheus-url: "prometheus:9090" is not an http(s) URL',
+    );
+    expect(configError(['--prometheus-alerts-interval=30s']).message).toBe(
+      'invalid --prometheus-alerts-interval: polling alerts needs --prometheus-url',
+    );
+    expect(
+      parse(['--prometheus-url=http://prom:9090/', '--prometheus-alerts-interval=30s']).prometheus,
+    ).toEqual({
+      url: 'http://prom:9090',
+      alertsIntervalMs: 30 * SECOND,
+    });
   });
 });

@@ -74,6 +74,13 @@ function verifying(spec: Partial<IncidentSpec> = {}): Incident {
   ]).incident;
 }
 
+// What Prometheus answers, and verifications that settle at once: one passes on the first check
+// that holds (holdFor 0s), one fails on the first check that does not (timeout 0s).
+const holds = { promQL: { ok: true as const, holds: true } };
+const doesNotHold = { promQL: { ok: true as const, holds: false } };
+const quick = () => verification({ holdFor: '0s' });
+const expired = (timeout = '0s') => verification({ timeout });
+
 /** Opened at +1m; attempt-1's rollout completed at +3m: resolved by automation. */
 function resolvedByAutomation(spec: Partial<IncidentSpec> = {}): Incident {
   return chain(incident({ spec }), [
@@ -1107,9 +1114,9 @@ describe('decide: SLA clocks', () => {
     },
     {
       name: 'verification failed, escalated',
-      before: () => verifying(),
+      before: () => verifying({ verification: expired('1m') }),
       now: 4 * MINUTE,
-      obs: { verification: { state: 'failed', message: 'error rate still 12%' } },
+      obs: doesNotHold,
     },
     {
       name: 'resolved by a person, post-mortem outstanding',
@@ -1153,13 +1160,14 @@ describe('decide: verification', () => {
     events: ['Normal AttemptSucceeded', 'Normal Verifying'],
     requeue: POLL,
   };
-  const failed = { verification: { state: 'failed' as const, message: 'error rate still 12%' } };
 
   it.each<Row>([
     { name: 'promQL, not checked yet', ...pending },
+    { name: 'promQL, holding but not yet for holdFor', obs: holds, ...pending },
+    { name: 'promQL, not holding', obs: doesNotHold, ...pending },
     {
-      name: 'promQL, pending',
-      obs: { verification: { state: 'pending', message: 'holding for 3m of 15m' } },
+      name: 'promQL, Prometheus unreachable (a visible reason, not a pass)',
+      obs: { promQL: { ok: false, error: 'Prometheus at http://prom unreachable' } },
       ...pending,
     },
     {
@@ -1175,7 +1183,8 @@ describe('decide: verification', () => {
     },
     {
       name: 'promQL, passed',
-      obs: { verification: { state: 'passed', message: 'error rate below 1/s for 15m' } },
+      spec: { verification: quick() },
+      obs: holds,
       phase: 'Resolved',
       attempts: ['attempt-1 rolloutRestart Succeeded'],
       conditions: {
@@ -1187,7 +1196,8 @@ describe('decide: verification', () => {
     },
     {
       name: 'promQL, failed, no untried action',
-      obs: failed,
+      spec: { verification: expired() },
+      obs: doesNotHold,
       phase: 'Escalated',
       attempts: ['attempt-1 rolloutRestart Succeeded'],
       conditions: {
@@ -1204,8 +1214,8 @@ describe('decide: verification', () => {
     },
     {
       name: 'promQL, failed, an untried action left',
-      spec: { actions: [restart, scaleBy(1)] },
-      obs: failed,
+      spec: { actions: [restart, scaleBy(1)], verification: expired() },
+      obs: doesNotHold,
       phase: 'Remediating',
       attempts: ['attempt-1 rolloutRestart Succeeded', 'attempt-2 scale Running'],
       conditions: { Remediated: 'False/VerificationFailed', Verified: 'False/VerificationFailed' },
@@ -1240,6 +1250,7 @@ describe('decide: verification', () => {
   it.each<Omit<Row, 'attempts'>>([
     {
       name: 'still pending',
+      obs: holds,
       phase: 'Verifying',
       conditions: { Remediated: 'True/ActionSucceeded', Verified: 'False/VerificationPending' },
       events: [],
@@ -1247,7 +1258,8 @@ describe('decide: verification', () => {
     },
     {
       name: 'passed',
-      obs: { verification: { state: 'passed', message: 'ok for 15m' } },
+      spec: { verification: quick() },
+      obs: holds,
       phase: 'Resolved',
       conditions: {
         Remediated: 'True/ActionSucceeded',
@@ -1258,7 +1270,8 @@ describe('decide: verification', () => {
     },
     {
       name: 'failed',
-      obs: failed,
+      spec: { verification: expired('5m') },
+      obs: doesNotHold,
       phase: 'Escalated',
       conditions: {
         Remediated: 'False/VerificationFailed',
@@ -1267,8 +1280,8 @@ describe('decide: verification', () => {
       },
       events: ['Warning VerificationFailed', 'Warning Escalated'],
     },
-  ])('while Verifying: $name → $phase', ({ obs, phase, conditions, events, requeue }) => {
-    const plan = run(verifying(), observations(at(10 * MINUTE), obs));
+  ])('while Verifying: $name → $phase', ({ spec, obs, phase, conditions, events, requeue }) => {
+    const plan = run(verifying(spec), observations(at(10 * MINUTE), obs));
     expect(phaseOf(plan)).toBe(phase);
     expect(conditionsOf(plan.status)).toEqual(conditions);
     expect(eventsOf(plan)).toEqual(events);
@@ -1290,10 +1303,10 @@ describe('decide: verification', () => {
   ])(
     'a failed verification whose untried action a harm limit refuses escalates naming the limit: $reason',
     ({ reason, s, obs }) => {
-      const inc = opened({ actions: [restart, scaleBy(1)], verification: verification() }, s);
+      const inc = opened({ actions: [restart, scaleBy(1)], verification: expired() }, s);
       const plan = run(
         inc,
-        observations(at(3 * MINUTE), { ...obs, ...failed, target: acted('attempt-1') }),
+        observations(at(3 * MINUTE), { ...obs, ...doesNotHold, target: acted('attempt-1') }),
         s,
       );
       const escalatedCondition = plan.status.conditions?.find((c) => c.type === 'Escalated');
@@ -1312,10 +1325,10 @@ describe('decide: verification', () => {
   it('escalates when every action was tried (the last one repeated) and verification fails', () => {
     // attempt-1 (restart) failed, attempt-2 (scale) succeeded, its verification failed.
     const inc = afterFailures(
-      incident({ spec: { actions: [restart, scaleBy(1)], verification: verification() } }),
+      incident({ spec: { actions: [restart, scaleBy(1)], verification: expired() } }),
       1,
     );
-    const plan = run(inc, observations(at(4 * MINUTE), { ...failed, target: acted('attempt-2') }));
+    const plan = run(inc, observations(at(4 * MINUTE), { ...doesNotHold, target: acted('attempt-2') }));
     expect(phaseOf(plan)).toBe('Escalated');
     expect(attemptsOf(plan.status)).toEqual(['attempt-1 rolloutRestart Failed', 'attempt-2 scale Succeeded']);
     expect(conditionsOf(plan.status)).toMatchObject({ Escalated: 'True/VerificationFailed' });

@@ -41,7 +41,7 @@ describe('ManagedProcess', () => {
       dir,
     );
     p.start();
-    await eventually('the exit', () => !p.running, { timeoutMs: 5_000 });
+    await eventually('the exit', () => !p.running, { timeoutMs: 15_000 });
     expect(() => p.assertAlive()).toThrow(/broken exited with code 3.*\n.*bad flag --nope/s);
     expect(readFileSync(join(dir, 'broken.log'), 'utf8')).toContain('bad flag --nope');
   });
@@ -77,7 +77,7 @@ describe('terminateMarked', () => {
       dir,
     );
     p.start();
-    await eventually('the detached sleep', () => processesMarkedFor(dir).length === 1, { timeoutMs: 5_000 });
+    await eventually('the detached sleep', () => processesMarkedFor(dir).length === 1, { timeoutMs: 15_000 });
     expect(await terminateMarked(dir, 1_000)).toBe(1);
     expect(processesMarkedFor(dir)).toEqual([]);
   });
@@ -90,7 +90,7 @@ describe('terminateMarked', () => {
       other,
     );
     p.start();
-    await eventually('the other sleep', () => processesMarkedFor(other).length === 1, { timeoutMs: 5_000 });
+    await eventually('the other sleep', () => processesMarkedFor(other).length === 1, { timeoutMs: 15_000 });
     expect(await terminateMarked(mine)).toBe(0);
     expect(processesMarkedFor(other)).toHaveLength(1);
     await p.stop();

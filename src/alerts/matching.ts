@@ -1,0 +1,162 @@
+// Which RemediationPolicy an alert falls under, and what that policy makes of it: severity and
+// target. Matchers follow Alertmanager's semantics, so that a policy reads like the route that
+// delivered the alert.
+import { SEVERITIES, type Severity, type WorkloadKind } from '../api/group.ts';
+import { DEFAULT_SEVERITY_MAPPING, type LabelMatcher, type RemediationPolicy } from '../api/policy.ts';
+
+type Labels = Record<string, string>;
+
+/** The policy's spec.target name pattern (objectName in api/schema.ts): a DNS-1123 subdomain. */
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const MAX_OBJECT_NAME = 253;
+
+/**
+ * Compiled matcher patterns. Policies are few and change rarely while alerts arrive often, so
+ * each pattern is compiled once; the bound only guards against policies churning forever.
+ */
+const regexCache = new Map<string, RegExp | { error: string }>();
+const MAX_CACHED = 1000;
+
+/**
+ * The anchored RegExp for a `=~`/`!~` pattern, or why it is invalid; cached per pattern.
+ * Policies are written for Alertmanager's RE2 while this runs JavaScript's engine: the common
+ * subset behaves the same, and a leading `(?i)`, frequent in Alertmanager configs and unknown to
+ * JavaScript, becomes the `i` flag.
+ */
+export function compileMatcherRegex(pattern: string): RegExp | { error: string } {
+  const cached = regexCache.get(pattern);
+  if (cached) return cached;
+  const ignoreCase = pattern.startsWith('(?i)');
+  const source = ignoreCase ? pattern.slice(4) : pattern;
+  const flags = ignoreCase ? 'i' : '';
+  let compiled: RegExp | { error: string };
+  try {
+    // Alone first: wrapped at once, "a)|(b" would compile as ^(?:a)|(b)$ and match unanchored.
+    new RegExp(source, flags);
+    compiled = new RegExp(`^(?:${source})$`, flags);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    // V8 writes "Invalid regular expression: /<source>/<flags>: <reason>"; the pattern is quoted separately.
+    const reason = message.slice(message.lastIndexOf(': ') + 2) || message;
+    compiled = { error: `invalid regular expression ${JSON.stringify(pattern)}: ${reason}` };
+  }
+  if (regexCache.size >= MAX_CACHED) regexCache.clear();
+  regexCache.set(pattern, compiled);
+  return compiled;
+}
+
+function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
+  // As in Alertmanager, an absent label has the empty value: `foo!=""` means foo is present.
+  const value = labels[matcher.name] ?? '';
+  switch (matcher.operator) {
+    case '=':
+      return value === matcher.value;
+    case '!=':
+      return value !== matcher.value;
+    case '=~':
+    case '!~': {
+      const re = compileMatcherRegex(matcher.value);
+      // An invalid pattern matches nothing, negated or not: a broken policy must not act on alerts.
+      if (!(re instanceof RegExp)) return false;
+      return re.test(value) === (matcher.operator === '=~');
+    }
+  }
+}
+
+/** Whether the alert is the policy's alertname and every label matcher holds. */
+export function matchesPolicy(policy: RemediationPolicy, alert: { labels: Labels }): boolean {
+  const { match } = policy.spec;
+  if (alert.labels.alertname !== match.alertName) return false;
+  return (match.labels ?? []).every((m) => matcherHolds(m, alert.labels));
+}
+
+/** The policy's regex matchers that do not compile, as `<path>: <reason>`, for the caller to report. */
+export function invalidMatchers(policy: RemediationPolicy): string[] {
+  const problems: string[] = [];
+  for (const [i, m] of (policy.spec.match.labels ?? []).entries()) {
+    if (m.operator !== '=~' && m.operator !== '!~') continue;
+    const re = compileMatcherRegex(m.value);
+    if (!(re instanceof RegExp)) problems.push(`spec.match.labels[${i}].value: ${re.error}`);
+  }
+  return problems;
+}
+
+function isSeverity(value: string | undefined): value is Severity {
+  return (SEVERITIES as readonly (string | undefined)[]).includes(value);
+}
+
+/**
+ * The severity of the policy's incident for this alert: the fixed value, else the mapped value of
+ * the severity label, else the policy's default.
+ */
+export function severityFor(policy: RemediationPolicy, alert: { labels: Labels }): Severity {
+  // The API server fills in the defaults; a policy built elsewhere (a test, a dry run) may lack them.
+  const spec: Partial<RemediationPolicy['spec']['severity']> = policy.spec.severity;
+  const fallback = spec.default ?? 'P3';
+  if (spec.value) return spec.value;
+  const labelValue = alert.labels[spec.fromLabel ?? 'severity']?.toLowerCase();
+  if (!labelValue) return fallback;
+  const mapping: Record<string, string> = spec.mapping ?? DEFAULT_SEVERITY_MAPPING;
+  const mapped = Object.entries(mapping).find(([key]) => key === labelValue)?.[1];
+  return isSeverity(mapped) ? mapped : fallback;
+}
+
+/** The workload the policy acts on for this alert, or why the alert does not name one. */
+export function targetFor(
+  policy: RemediationPolicy,
+  alert: { labels: Labels },
+): { kind: WorkloadKind; name: string } | { error: string } {
+  const { kind, name, nameFromLabel } = policy.spec.target;
+  if (name) return { kind, name };
+  if (!nameFromLabel) return { error: 'spec.target gives neither name nor nameFromLabel' };
+  const value = alert.labels[nameFromLabel];
+  const source = `label ${JSON.stringify(nameFromLabel)} (spec.target.nameFromLabel)`;
+  if (value === undefined) return { error: `${source} is missing from the alert` };
+  if (value === '') return { error: `${source} is empty` };
+  const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (value.length > MAX_OBJECT_NAME)
+    return {
+      error: `${source} is ${value.length} characters, more than the ${MAX_OBJECT_NAME} of a ${kind} name`,
+    };
+  if (!DNS1123_SUBDOMAIN.test(value))
+    return {
+      error:
+        `${source} is ${shown}, not a valid ${kind} name: a DNS-1123 subdomain is lowercase ` +
+        `letters, digits, '-' and '.', starting and ending with a letter or digit`,
+    };
+  return { kind, name: value };
+}
+
+function specificity(policy: RemediationPolicy): number {
+  return policy.spec.match.labels?.length ?? 0;
+}
+
+function compare(a: string, b: string): number {
+  // Code-unit order, not localeCompare: the choice must not depend on the process's locale.
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The policy an alert falls under: of those that match, the one with the most label matchers;
+ * among equally specific ones, the first by name (then namespace), so every replica and every
+ * restart picks the same one.
+ */
+export function selectPolicy(
+  policies: readonly RemediationPolicy[],
+  alert: { labels: Labels },
+): RemediationPolicy | undefined {
+  let best: RemediationPolicy | undefined;
+  for (const policy of policies) {
+    if (!matchesPolicy(policy, alert)) continue;
+    if (!best) {
+      best = policy;
+      continue;
+    }
+    const order =
+      specificity(best) - specificity(policy) ||
+      compare(policy.metadata.name ?? '', best.metadata.name ?? '') ||
+      compare(policy.metadata.namespace ?? '', best.metadata.namespace ?? '');
+    if (order < 0) best = policy;
+  }
+  return best;
+}

@@ -1,0 +1,181 @@
+// The Alertmanager webhook receiver, served by every replica. It answers 2xx only once every alert
+// is written to the API server, 5xx when the API server cannot be reached (Alertmanager retries),
+// and 4xx, with what is wrong, for requests that can never succeed (Alertmanager does not retry).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiException } from '@kubernetes/client-node';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { AlertIntake } from './intake.ts';
+import { parseAlertmanagerPayload } from './payload.ts';
+
+export const WEBHOOK_PATH = '/webhook/alertmanager';
+
+export interface AlertWebhookOptions {
+  intake: AlertIntake;
+  /** The bearer token senders must present; undefined only with the explicit insecure setting. */
+  token: string | undefined;
+  maxBodyBytes: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly details: string[];
+  readonly outcome: string;
+
+  constructor(status: number, outcome: string, message: string, details: string[] = []) {
+    super(message);
+    this.status = status;
+    this.outcome = outcome;
+    this.details = details;
+  }
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+export class AlertWebhook {
+  private readonly server: Server;
+  private readonly options: AlertWebhookOptions;
+  private readonly tokenDigest: Buffer | undefined;
+
+  constructor(options: AlertWebhookOptions) {
+    this.options = options;
+    this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { metrics, logger, intake } = this.options;
+    try {
+      if ((req.url ?? '').split('?')[0] !== WEBHOOK_PATH)
+        throw new HttpError(404, 'not_found', `no such path; Alertmanager posts to ${WEBHOOK_PATH}`);
+      if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'only POST is accepted');
+      this.authenticate(req);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json')
+        throw new HttpError(
+          415,
+          'unsupported_media_type',
+          `Content-Type must be application/json, got ${JSON.stringify(type)}`,
+        );
+      const raw = await this.readBody(req);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch (error) {
+        throw new HttpError(
+          400,
+          'invalid',
+          `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      const parsed = parseAlertmanagerPayload(body);
+      if (!parsed.ok)
+        throw new HttpError(
+          400,
+          'invalid',
+          'not a valid Alertmanager webhook (version 4) payload',
+          parsed.errors,
+        );
+      const outcomes = await intake.ingest(parsed.alerts, 'alertmanager').catch((error: unknown) => {
+        throw apiFailure(error);
+      });
+      metrics.webhookRequests.inc({ outcome: 'accepted' });
+      this.send(res, 200, { status: 'accepted', alerts: outcomes });
+    } catch (error) {
+      const failure =
+        error instanceof HttpError
+          ? error
+          : new HttpError(500, 'error', error instanceof Error ? error.message : String(error));
+      metrics.webhookRequests.inc({ outcome: failure.outcome });
+      (failure.status >= 500 ? logger.warn.bind(logger) : logger.info.bind(logger))(
+        {
+          status: failure.status,
+          outcome: failure.outcome,
+          error: failure.message,
+          details: failure.details,
+        },
+        'alert webhook request refused',
+      );
+      if (failure.status === 401) res.setHeader('www-authenticate', 'Bearer realm="selfheal"');
+      this.send(res, failure.status, {
+        status: 'error',
+        error: failure.message,
+        ...(failure.details.length ? { details: failure.details } : {}),
+      });
+    }
+  }
+
+  private authenticate(req: IncomingMessage): void {
+    if (!this.tokenDigest) return;
+    const header = req.headers.authorization;
+    if (!header)
+      throw new HttpError(401, 'unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match?.[1])
+      throw new HttpError(401, 'unauthorized', 'the Authorization header is not a bearer token');
+    if (!timingSafeEqual(digest(match[1].trim()), this.tokenDigest))
+      throw new HttpError(401, 'unauthorized', 'invalid bearer token');
+  }
+
+  private readBody(req: IncomingMessage): Promise<string> {
+    const limit = this.options.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limit)
+      return Promise.reject(
+        new HttpError(413, 'too_large', `body of ${declared} bytes exceeds the limit of ${limit}`),
+      );
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.removeAllListeners('data');
+          reject(new HttpError(413, 'too_large', `body exceeds the limit of ${limit} bytes`));
+          req.resume();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+  }
+
+  private send(res: ServerResponse, status: number, body: object): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+  }
+}
+
+/** API-server failures: unreachable or 5xx → 503 (retry); a refusal of the Incident itself → 422. */
+function apiFailure(error: unknown): HttpError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof ApiException &&
+    error.code >= 400 &&
+    error.code < 500 &&
+    error.code !== 429 &&
+    error.code !== 403 &&
+    error.code !== 401
+  ) {
+    return new HttpError(422, 'rejected', `the API server refused the incident: ${message}`);
+  }
+  return new HttpError(503, 'unavailable', `the API server is unavailable, retry later: ${message}`);
+}
