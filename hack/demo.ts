@@ -86,6 +86,8 @@ const operator = new ManagedProcess(
       join(REPO_ROOT, 'src', 'main.ts'),
       `--kubeconfig=${kubeconfig}`,
       `--health-address=127.0.0.1:${healthPort}`,
+      `--webhook-address=127.0.0.1:${await freePort()}`,
+      `--webhook-token-file=${tokenFile}`,
       '--namespace=selfheal-system',
     ],
     logFile: operatorLog,

@@ -19,30 +19,56 @@ const MAX_CACHED = 1000;
 
 /**
  * The anchored RegExp for a `=~`/`!~` pattern, or why it is invalid; cached per pattern.
- * Policies are written for Alertmanager's RE2 while this runs JavaScript's engine: the common
- * subset behaves the same, and a leading `(?i)`, frequent in Alertmanager configs and unknown to
- * JavaScript, becomes the `i` flag.
+ * Policies are written in Alertmanager's RE2 syntax while this runs JavaScript's engine: their
+ * common subset behaves the same, and what lies outside it is refused rather than half-supported.
  */
 export function compileMatcherRegex(pattern: string): RegExp | { error: string } {
   const cached = regexCache.get(pattern);
   if (cached) return cached;
-  const ignoreCase = pattern.startsWith('(?i)');
-  const source = ignoreCase ? pattern.slice(4) : pattern;
-  const flags = ignoreCase ? 'i' : '';
   let compiled: RegExp | { error: string };
-  try {
-    // Alone first: wrapped at once, "a)|(b" would compile as ^(?:a)|(b)$ and match unanchored.
-    new RegExp(source, flags);
-    compiled = new RegExp(`^(?:${source})$`, flags);
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    // V8 writes "Invalid regular expression: /<source>/<flags>: <reason>"; the pattern is quoted separately.
-    const reason = message.slice(message.lastIndexOf(': ') + 2) || message;
-    compiled = { error: `invalid regular expression ${JSON.stringify(pattern)}: ${reason}` };
-  }
+  const unsupported = unsupportedSyntax(pattern);
+  if (unsupported)
+    compiled = { error: `invalid regular expression ${JSON.stringify(pattern)}: ${unsupported}` };
+  else
+    try {
+      // Alone first: wrapped at once, "a)|(b" would compile as ^(?:a)|(b)$ and match unanchored.
+      new RegExp(pattern);
+      compiled = new RegExp(`^(?:${pattern})$`);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      // V8 writes "Invalid regular expression: /<source>/<flags>: <reason>"; the pattern is quoted separately.
+      const reason = message.slice(message.lastIndexOf(': ') + 2) || message;
+      compiled = { error: `invalid regular expression ${JSON.stringify(pattern)}: ${reason}` };
+    }
   if (regexCache.size >= MAX_CACHED) regexCache.clear();
   regexCache.set(pattern, compiled);
   return compiled;
+}
+
+/**
+ * Why a pattern is refused though JavaScript could run it: backreferences and lookaround are not
+ * RE2, and inline flags such as (?i) are RE2 but escape the linear-time engine V8 can fall back to
+ * on catastrophic backtracking (--enable-experimental-regexp-engine-on-excessive-backtracks), so
+ * a policy could stall the operator with them.
+ */
+function unsupportedSyntax(pattern: string): string | undefined {
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      const next = pattern[++i] ?? '';
+      if (!inClass && /[1-9k]/.test(next)) return 'backreferences are not supported';
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') inClass = true;
+    else if (c === '(') {
+      const after = pattern.slice(i + 1, i + 4);
+      if (/^\?(=|!|<=|<!)/.test(after)) return 'lookaround is not supported';
+      if (/^\?[a-zA-Z-]/.test(after) && !after.startsWith('?P<'))
+        return 'inline flags such as (?i) are not supported; spell out cases, as in [Cc]ritical';
+    }
+  }
+  return undefined;
 }
 
 function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
@@ -97,7 +123,7 @@ export function severityFor(policy: RemediationPolicy, alert: { labels: Labels }
   const labelValue = alert.labels[spec.fromLabel ?? 'severity']?.toLowerCase();
   if (!labelValue) return fallback;
   const mapping: Record<string, string> = spec.mapping ?? DEFAULT_SEVERITY_MAPPING;
-  const mapped = Object.entries(mapping).find(([key]) => key === labelValue)?.[1];
+  const mapped = Object.entries(mapping).find(([key]) => key.toLowerCase() === labelValue)?.[1];
   return isSeverity(mapped) ? mapped : fallback;
 }
 

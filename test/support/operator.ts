@@ -46,6 +46,8 @@ export class OperatorProcess {
           join(REPO_ROOT, 'src', 'main.ts'),
           `--kubeconfig=${testEnv(tier).kubeconfig}`,
           `--health-address=127.0.0.1:${port}`,
+          `--webhook-address=127.0.0.1:${webhookPort}`,
+          ...(args.some((a) => a.startsWith('--webhook-token-file')) ? [] : ['--webhook-insecure']),
           ...args,
         ],
         logFile: join(logDir, `${++started}-${name}.log`),

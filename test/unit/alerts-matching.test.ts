@@ -85,17 +85,52 @@ describe('matchesPolicy', () => {
       { service: 'webapi' },
       false,
     ],
+    [
+      '=~ alternation anchored at the start as a whole',
+      { name: 'service', operator: '=~', value: 'api|web' },
+      { service: 'api-gateway' },
+      false,
+    ],
+    [
+      '=~ alternation anchored at the end as a whole',
+      { name: 'service', operator: '=~', value: 'api|web' },
+      { service: 'my-web' },
+      false,
+    ],
     ['=~ .* on a missing label', { name: 'service', operator: '=~', value: '.*' }, {}, true],
     ['=~ .+ on a missing label', { name: 'service', operator: '=~', value: '.+' }, {}, false],
     ['=~ with a class', { name: 'code', operator: '=~', value: '5..' }, { code: '503' }, true],
     ['=~ with a class, too long', { name: 'code', operator: '=~', value: '5..' }, { code: '5030' }, false],
     ['=~ is case-sensitive', { name: 'service', operator: '=~', value: 'api' }, { service: 'API' }, false],
-    ['=~ with (?i)', { name: 'service', operator: '=~', value: '(?i)api|web' }, { service: 'API' }, true],
     [
-      '=~ with (?i), still anchored',
-      { name: 'service', operator: '=~', value: '(?i)api' },
-      { service: 'API-x' },
+      '=~ with a spelled-out case',
+      { name: 'service', operator: '=~', value: '[Aa][Pp][Ii]' },
+      { service: 'API' },
+      true,
+    ],
+    [
+      '=~ escaped metacharacters',
+      { name: 'path', operator: '=~', value: '/api\\.v1/.*' },
+      { path: '/api.v1/x' },
+      true,
+    ],
+    [
+      '=~ escaped metacharacters, literal',
+      { name: 'path', operator: '=~', value: '/api\\.v1/.*' },
+      { path: '/apixv1/x' },
       false,
+    ],
+    [
+      '=~ a named group',
+      { name: 'service', operator: '=~', value: '(?<svc>api|web)-.*' },
+      { service: 'web-1' },
+      true,
+    ],
+    [
+      '=~ a class holding a paren',
+      { name: 'service', operator: '=~', value: '[(]api[)]' },
+      { service: '(api)' },
+      true,
     ],
     [
       '!~ on a matching value',
@@ -151,6 +186,7 @@ describe('regular expressions', () => {
     expect(first).toBeInstanceOf(RegExp);
     expect(compileMatcherRegex('orders-[0-9]+')).toBe(first);
     expect(compileMatcherRegex('orders-[0-9]*')).not.toBe(first);
+    expect(compileMatcherRegex('orders-[0-9]+')).toBe(first);
   });
 
   it('that are invalid are remembered as invalid', () => {
@@ -159,22 +195,40 @@ describe('regular expressions', () => {
     expect(compileMatcherRegex('orders-(')).toBe(first);
   });
 
-  it.each(['(', 'a)|(b', 'api)|(.*', '[a-', '*', 'a{2,1}', '(?P<name>a)'])(
-    'that are invalid (%j) match nothing, with =~ or !~, and never throw',
-    (pattern) => {
-      const labelled = alert({ service: 'api-gateway' });
-      expect(compileMatcherRegex(pattern)).not.toBeInstanceOf(RegExp);
-      expect(matchesPolicy(matching([{ name: 'service', operator: '=~', value: pattern }]), labelled)).toBe(
-        false,
-      );
-      expect(matchesPolicy(matching([{ name: 'service', operator: '!~', value: pattern }]), labelled)).toBe(
-        false,
-      );
-      expect(matchesPolicy(matching([{ name: 'service', operator: '!~', value: pattern }]), alert())).toBe(
-        false,
-      );
-    },
-  );
+  it.each<[string, string]>([
+    ['(', 'Unterminated group'],
+    ['a)|(b', 'Unmatched'],
+    ['api)|(.*', 'Unmatched'],
+    ['[a-', 'Unterminated character class'],
+    ['*', 'Nothing to repeat'],
+    ['a{2,1}', 'numbers out of order'],
+    ['(?P<name>a)', 'Invalid group'],
+    ['(a)\\1', 'backreferences are not supported'],
+    ['(?<n>a)\\k<n>', 'backreferences are not supported'],
+    ['api(?=-gateway).*', 'lookaround is not supported'],
+    ['api(?!-x).*', 'lookaround is not supported'],
+    ['.*(?<=gateway)', 'lookaround is not supported'],
+    ['.*(?<!x)', 'lookaround is not supported'],
+    ['[a-z]+(?=x)', 'lookaround is not supported'],
+    ['(?i)api.*', 'inline flags such as (?i) are not supported'],
+    ['(?i:api).*', 'inline flags such as (?i) are not supported'],
+    ['(?s:.*)', 'inline flags such as (?i) are not supported'],
+  ])('that are invalid (%j) match nothing, with =~ or !~, and never throw', (pattern, reason) => {
+    const labelled = alert({ service: 'api-gateway' });
+    const compiled = compileMatcherRegex(pattern);
+    const error = compiled instanceof RegExp ? undefined : compiled.error;
+    expect(error?.startsWith(`invalid regular expression ${JSON.stringify(pattern)}: `)).toBe(true);
+    expect(error).toContain(reason);
+    expect(matchesPolicy(matching([{ name: 'service', operator: '=~', value: pattern }]), labelled)).toBe(
+      false,
+    );
+    expect(matchesPolicy(matching([{ name: 'service', operator: '!~', value: pattern }]), labelled)).toBe(
+      false,
+    );
+    expect(matchesPolicy(matching([{ name: 'service', operator: '!~', value: pattern }]), alert())).toBe(
+      false,
+    );
+  });
 
   it('are listed with their path when invalid', () => {
     const p = matching([
