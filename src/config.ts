@@ -227,12 +227,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       fail(flag, `"${text}" is not a whole number from ${min} to ${max}`);
     return n;
   };
-  const duration = (flag: Flag) => {
+  const duration = (flag: Flag, { positive = false } = {}) => {
+    let ms: number;
     try {
-      return parseDuration(str(flag) ?? '');
+      ms = parseDuration(str(flag) ?? '');
     } catch (error) {
       return fail(flag, (error as Error).message);
     }
+    return positive && ms <= 0 ? fail(flag, 'must be longer than 0s') : ms;
   };
   const bool = (flag: Flag) => {
     const text = (str(flag) ?? '').toLowerCase();
@@ -263,9 +265,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       ? (text as T)
       : fail(flag, `"${text}" is not one of ${allowed.join(', ')}`);
   };
-  const leaseDurationMs = duration('lease-duration');
-  const renewDeadlineMs = duration('renew-deadline');
-  const retryPeriodMs = duration('retry-period');
+  const leaseDurationMs = duration('lease-duration', { positive: true });
+  const renewDeadlineMs = duration('renew-deadline', { positive: true });
+  const retryPeriodMs = duration('retry-period', { positive: true });
   if (renewDeadlineMs >= leaseDurationMs) fail('renew-deadline', 'must be shorter than --lease-duration');
   if (retryPeriodMs >= renewDeadlineMs) fail('retry-period', 'must be shorter than --renew-deadline');
   const playbookFile = str('playbook-file');
@@ -327,7 +329,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       paused: bool('paused'),
       recurrenceWindowMs: duration('recurrence-window'),
       postMortemSeverities: severities('post-mortem-severities'),
-      pollIntervalMs: duration('poll-interval'),
+      pollIntervalMs: duration('poll-interval', { positive: true }),
     },
   };
 }

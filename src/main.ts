@@ -1,5 +1,6 @@
 // Configuration and wiring only: every part is built here and handed what it needs.
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ACTIONS } from './actions/registry.ts';
 import { AlertIntake } from './alerts/intake.ts';
@@ -52,6 +53,9 @@ function faultPoint(logger: Logger): ((point: 'after-intent' | 'after-effect') =
 }
 
 async function main(): Promise<void> {
+  // Policy label matchers are regular expressions from users; V8 then falls back to its linear-time
+  // engine when one would backtrack catastrophically, as Alertmanager's RE2 never does.
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
   if (process.argv.includes('--help')) {
     console.log(helpText());
     return;
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
   });
 
   let leading = !config.leaderElection.enabled;
+  const fault = faultPoint(logger);
   const reconciler = new IncidentReconciler({
     incidents,
     policies,
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     isLeader: () => leading,
-    ...(faultPoint(logger) ? { faultPoint: faultPoint(logger) } : {}),
+    ...(fault ? { faultPoint: fault } : {}),
   });
   const controller = new Controller({
     name: 'incidents',

@@ -6,11 +6,12 @@
 //   status               what is running and where
 //   env                  shell lines to point kubectl at it: eval "$(npm run -s cluster -- env)"
 // The state lives in .tmp/cluster (SELFHEAL_STATE_DIR overrides it).
+import { resolve } from 'node:path';
 import { DEFAULT_STATE_DIR, LocalEnv, readEnvInfo } from './env.ts';
 import { processesMarkedFor, terminateMarked } from './process.ts';
 import { locateTools } from './tools.ts';
 
-const stateDir = process.env.SELFHEAL_STATE_DIR ?? DEFAULT_STATE_DIR;
+const stateDir = resolve(process.env.SELFHEAL_STATE_DIR ?? DEFAULT_STATE_DIR);
 const [command = 'status', ...flags] = process.argv.slice(2);
 
 async function main(): Promise<void> {

@@ -52,7 +52,7 @@ export function compileMatcherRegex(pattern: string): RegExp | { error: string }
  * a policy could stall the operator with them.
  */
 function unsupportedSyntax(pattern: string): string | undefined {
-  let inClass = false;
+  let inClass = false as boolean;
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\') {

@@ -501,6 +501,11 @@ function followAttempt(
     startedAt,
   });
   if (!progress.applied) {
+    if (settings.paused) {
+      finishAttempt(d, index, 'Failed', 'not applied: automated remediation was paused before it acted', now);
+      refuse(d, 'GlobalPause', 'automated remediation is paused for this installation', now);
+      return;
+    }
     if (now.getTime() >= deadline) {
       finishAttempt(
         d,

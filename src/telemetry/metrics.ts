@@ -97,6 +97,6 @@ export class Metrics {
   });
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'selfheal_process_' });
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'selfheal_' });
   }
 }

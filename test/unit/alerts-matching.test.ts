@@ -127,6 +127,12 @@ describe('matchesPolicy', () => {
       true,
     ],
     [
+      '=~ a class holding (?=',
+      { name: 'service', operator: '=~', value: '[(?=]+' },
+      { service: '(?=' },
+      true,
+    ],
+    [
       '=~ a class holding a paren',
       { name: 'service', operator: '=~', value: '[(]api[)]' },
       { service: '(api)' },

@@ -1360,3 +1360,16 @@ describe('decide: the timeline', () => {
     expect(eventsOf(plan)).toEqual(['Warning AttemptFailed', 'Normal AttemptStarted']);
   });
 });
+
+describe('decide: a global pause while an attempt waits to act', () => {
+  it('fails the recorded attempt without acting and escalates with GlobalPause', () => {
+    const plan = run(opened(), observations(at(2 * MINUTE)), paused);
+    expect(plan.effect).toBeUndefined();
+    expect(attemptsOf(plan.status)).toEqual(['attempt-1 rolloutRestart Failed']);
+    expect(phaseOf(plan)).toBe('Escalated');
+    expect(conditionsOf(plan.status)).toMatchObject({
+      Remediated: 'False/GlobalPause',
+      Escalated: 'True/GlobalPause',
+    });
+  });
+});
