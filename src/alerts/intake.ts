@@ -103,6 +103,10 @@ export class AlertIntake {
       await store.annotate(namespace, name, { [RECURRED_ANNOTATION]: alert.startsAt });
       return { ...base, result: 'reopened', namespace, incident: name };
     }
+    // The same signal from another source or another sender may carry another start time (Prometheus
+    // reports when the alert became active, Alertmanager when it fired): one open incident per signal.
+    const open = this.openIncidentOf(alert, namespace);
+    if (open) return { ...base, result: 'duplicate', namespace, incident: open.metadata.name ?? '' };
     const target = targetFor(policy, alert);
     const incident = this.incident(
       alert,
@@ -147,6 +151,18 @@ export class AlertIntake {
       }
     }
     return { ...base, result: 'unknown-incident', note: 'no incident was raised for this alert' };
+  }
+
+  /** An incident of the same signal that is still open (not Resolved or Closed), if any. */
+  private openIncidentOf(alert: ReceivedAlert, namespace: string): Incident | undefined {
+    return this.options.incidents
+      .list(namespace)
+      .find(
+        (i) =>
+          i.metadata.labels?.[FINGERPRINT_LABEL] === labelValue(alert.fingerprint) &&
+          i.status?.phase !== 'Resolved' &&
+          i.status?.phase !== 'Closed',
+      );
   }
 
   /** A recently auto-resolved incident of the same signal (a different start), if any. */

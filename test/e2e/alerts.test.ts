@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import axios from 'axios';
-import { stringify } from 'yaml';
 import { stopApiServer } from '../../hack/localenv/controlplane.ts';
 import { alertmanagerConfig } from '../../hack/localenv/services.ts';
 import { eventually } from '../../hack/localenv/wait.ts';
-import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
+import { GROUP, VERSION } from '../../src/api/group.ts';
 import type { Incident } from '../../src/api/incident.ts';
 import type { Verification } from '../../src/api/remediation.ts';
+import {
+  alertOnUnhealthyWorkloads,
+  firstIncident,
+  listIncidents,
+  restartPolicy,
+} from '../support/alerting.ts';
 import { WorkloadExporter } from '../support/exporter.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
@@ -38,28 +43,7 @@ function need<T>(value: T | undefined, what: string): T {
 }
 
 beforeAll(async () => {
-  const target = await exporter.start();
-  writeFileSync(join(prometheus.targetsDir, 'workloads.json'), JSON.stringify([{ targets: [target] }]));
-  writeFileSync(
-    join(prometheus.rulesDir, 'workloads.yml'),
-    stringify({
-      groups: [
-        {
-          name: 'selfheal-e2e',
-          interval: '1s',
-          rules: [
-            {
-              alert: 'WorkloadUnhealthy',
-              expr: 'selfheal_test_workload_healthy == 0',
-              labels: { severity: 'error' },
-              annotations: { summary: '{{ $labels.deployment }} in {{ $labels.namespace }} is unhealthy' },
-            },
-          ],
-        },
-      ],
-    }),
-  );
-  await axios.post(`${prometheus.url}/-/reload`);
+  await alertOnUnhealthyWorkloads(prometheus, exporter);
   const leaseNamespace = await createTestNamespace(kc, 'alerts-operator');
   namespaces.push(leaseNamespace);
   operator = await OperatorProcess.start('e2e', {
@@ -94,61 +78,17 @@ async function scenario(prefix: string, verification: Partial<Verification>): Pr
   namespaces.push(namespace);
   const incidents = new IncidentClient(kc, namespace);
   await incidents.deployment('api');
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace,
-    plural: 'remediationpolicies',
-    body: {
-      apiVersion: API_VERSION,
-      kind: 'RemediationPolicy',
-      metadata: { name: 'restart-unhealthy' },
-      spec: {
-        match: { alertName: 'WorkloadUnhealthy' },
-        target: { kind: 'Deployment', nameFromLabel: 'deployment' },
-        actions: [{ type: 'rolloutRestart' }],
-        verification: {
-          alertResolved: true,
-          promQL: `selfheal_test_workload_healthy{namespace="${namespace}",deployment="api"} == 1`,
-          holdFor: '2s',
-          timeout: '60s',
-          ...verification,
-        },
-      },
-    },
-  });
+  await restartPolicy(kc, namespace, verification);
   return incidents;
 }
 
 async function onlyIncident(incidents: IncidentClient): Promise<Incident> {
-  const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: incidents.namespace,
-    plural: 'incidents',
-  })) as {
-    items: Incident[];
-  };
-  expect(list.items.map((i) => i.metadata.name)).toHaveLength(1);
-  return list.items[0] as Incident;
+  const list = await listIncidents(kc, incidents.namespace);
+  expect(list.map((i) => i.metadata.name)).toHaveLength(1);
+  return list[0] as Incident;
 }
 
-const waitForIncident = (incidents: IncidentClient) =>
-  eventually(
-    `an incident in ${incidents.namespace}`,
-    async () => {
-      const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: incidents.namespace,
-        plural: 'incidents',
-      })) as {
-        items: Incident[];
-      };
-      return list.items[0];
-    },
-    { timeoutMs: 60_000, intervalMs: 250 },
-  );
+const waitForIncident = (incidents: IncidentClient) => firstIncident(kc, incidents.namespace);
 
 /** The webhook payload Alertmanager would send for this incident's alert. */
 function payloadFor(incident: Incident, status: 'firing' | 'resolved' = 'firing') {

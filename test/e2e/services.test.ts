@@ -92,9 +92,12 @@ describe('Alertmanager', () => {
       },
     ]);
 
-    const delivery = await eventually('a webhook from Alertmanager', () => receiver.requests[0], {
-      timeoutMs: 30_000,
-    });
+    // Alertmanager may still flush groups of earlier tests to the new receiver; ours is ProofAlert.
+    const delivery = await eventually(
+      'a webhook from Alertmanager about ProofAlert',
+      () => receiver.requests.find((r) => r.body.includes('"alertname":"ProofAlert"')),
+      { timeoutMs: 30_000 },
+    );
     expect(delivery.method).toBe('POST');
     expect(delivery.url).toBe('/alerts');
     expect(delivery.headers['user-agent']).toMatch(/^Alertmanager\//);

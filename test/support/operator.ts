@@ -50,7 +50,7 @@ export class OperatorProcess {
           ...(args.some((a) => a.startsWith('--webhook-token-file')) ? [] : ['--webhook-insecure']),
           ...args,
         ],
-        logFile: join(logDir, `${++started}-${name}.log`),
+        logFile: join(logDir, `${name}-${Date.now()}-${++started}.log`),
         env,
       },
       stateDir,

@@ -1,0 +1,88 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import axios from 'axios';
+import { stringify } from 'yaml';
+import type { PrometheusInfo } from '../../hack/localenv/services.ts';
+import { eventually } from '../../hack/localenv/wait.ts';
+import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
+import type { Incident } from '../../src/api/incident.ts';
+import type { Verification } from '../../src/api/remediation.ts';
+import type { WorkloadExporter } from './exporter.ts';
+
+export const ALERT_NAME = 'WorkloadUnhealthy';
+
+/** Points Prometheus at the exporter and loads the alerting rule that fires for a broken workload. */
+export async function alertOnUnhealthyWorkloads(
+  prometheus: PrometheusInfo,
+  exporter: WorkloadExporter,
+): Promise<void> {
+  const target = await exporter.start();
+  writeFileSync(join(prometheus.targetsDir, 'workloads.json'), JSON.stringify([{ targets: [target] }]));
+  writeFileSync(
+    join(prometheus.rulesDir, 'workloads.yml'),
+    stringify({
+      groups: [
+        {
+          name: 'selfheal-e2e',
+          interval: '1s',
+          rules: [
+            {
+              alert: ALERT_NAME,
+              expr: 'selfheal_test_workload_healthy == 0',
+              labels: { severity: 'error' },
+              annotations: { summary: '{{ $labels.deployment }} in {{ $labels.namespace }} is unhealthy' },
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  await axios.post(`${prometheus.url}/-/reload`);
+}
+
+/** A policy in `namespace` that restarts the Deployment the alert names, verified by the alert and PromQL. */
+export async function restartPolicy(
+  kc: KubeConfig,
+  namespace: string,
+  verification: Partial<Verification> = {},
+): Promise<void> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: 'remediationpolicies',
+    body: {
+      apiVersion: API_VERSION,
+      kind: 'RemediationPolicy',
+      metadata: { name: 'restart-unhealthy' },
+      spec: {
+        match: { alertName: ALERT_NAME },
+        target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+        actions: [{ type: 'rolloutRestart' }],
+        verification: {
+          alertResolved: true,
+          promQL: `selfheal_test_workload_healthy{namespace="${namespace}",deployment="api"} == 1`,
+          holdFor: '2s',
+          timeout: '60s',
+          ...verification,
+        },
+      },
+    },
+  });
+}
+
+export async function listIncidents(kc: KubeConfig, namespace: string): Promise<Incident[]> {
+  const list = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'incidents' })) as {
+    items: Incident[];
+  };
+  return list.items;
+}
+
+export const firstIncident = (kc: KubeConfig, namespace: string) =>
+  eventually(`an incident in ${namespace}`, async () => (await listIncidents(kc, namespace))[0], {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+  });
