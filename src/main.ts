@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     list: customObjectLister(kc, 'incidents'),
     logger,
     onChange: (key) => controller.enqueue(key),
+    onResync: () => controller.enqueueAll(),
   });
   const policies = new SupervisedInformer<RemediationPolicy>({
     kc,
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
     workers: config.workers,
     logger,
     metrics,
+    // Per-key retry backoff: client-go's 5 ms doubling, capped at a minute rather than 1000 s.
+    backoff: { baseMs: 5, maxMs: 60_000 },
     allKeys: () => incidents.list().map(keyOf),
   });
   metrics.incidentSource = () =>

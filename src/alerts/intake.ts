@@ -106,7 +106,14 @@ export class AlertIntake {
     // The same signal from another source or another sender may carry another start time (Prometheus
     // reports when the alert became active, Alertmanager when it fired): one open incident per signal.
     const open = this.openIncidentOf(alert, namespace);
-    if (open) return { ...base, result: 'duplicate', namespace, incident: open.metadata.name ?? '' };
+    if (open) {
+      const name = open.metadata.name ?? '';
+      // Back after it had cleared (during verification, say): the fix did not last.
+      if (!clearedBefore(open, alert.startsAt))
+        return { ...base, result: 'duplicate', namespace, incident: name };
+      await store.annotate(namespace, name, { [RECURRED_ANNOTATION]: alert.startsAt });
+      return { ...base, result: 'reopened', namespace, incident: name };
+    }
     const target = targetFor(policy, alert);
     const incident = this.incident(
       alert,
@@ -219,6 +226,18 @@ export class AlertIntake {
       },
     };
   }
+}
+
+/** Whether the incident's signal cleared after its last firing, and this firing started later. */
+function clearedBefore(incident: Incident, startsAt: string): boolean {
+  const annotations = incident.metadata.annotations ?? {};
+  const clearedAt = annotations[SIGNAL_CLEARED_ANNOTATION];
+  const firedAt = [incident.spec.source.startsAt, annotations[RECURRED_ANNOTATION]]
+    .filter((t): t is string => Boolean(t))
+    .map((t) => new Date(t).getTime());
+  if (!clearedAt) return false;
+  const cleared = new Date(clearedAt).getTime();
+  return cleared > Math.max(...firedAt, 0) && new Date(startsAt).getTime() >= cleared;
 }
 
 /** The default severity mapping, for alerts that no policy claims. */

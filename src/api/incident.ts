@@ -168,11 +168,13 @@ export const Attempt = Type.Object({
     description: 'Unique per incident; carried by the side effect so it is never repeated.',
   }),
   action: stringEnum(ACTION_TYPES),
-  actionIndex: Type.Integer({
-    minimum: 0,
-    maximum: 9,
-    description: "Which of the remediation's actions (0-based) the attempt runs.",
-  }),
+  actionIndex: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 9,
+      description: "Which of the remediation's actions (0-based) the attempt runs.",
+    }),
+  ),
   startedAt: timestamp('When the attempt was recorded, before it acted.'),
   finishedAt: Type.Optional(timestamp('When it ended.')),
   result: stringEnum(ATTEMPT_RESULTS),

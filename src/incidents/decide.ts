@@ -460,7 +460,11 @@ function followAttempt(
     return;
   }
   const { attempt, index } = running;
-  const candidate = remediation?.actions[attempt.actionIndex];
+  // Attempts recorded before actionIndex existed name only their action type.
+  const candidate =
+    attempt.actionIndex === undefined
+      ? remediation?.actions.find((a) => a.type === attempt.action)
+      : remediation?.actions[attempt.actionIndex];
   const params = candidate?.type === attempt.action ? candidate : undefined;
   const action = actions[attempt.action];
   const target = obs.target;

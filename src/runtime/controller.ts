@@ -37,6 +37,11 @@ export class Controller {
     return this.queue !== undefined;
   }
 
+  /** Every cached key, now (after the API server came back, say). */
+  enqueueAll(): void {
+    for (const key of this.options.allKeys()) this.queue?.add(key);
+  }
+
   /** Informer handlers call this; keys that arrive while not leading are picked up on taking the lead. */
   enqueue(key: string): void {
     this.queue?.add(key);

@@ -39,6 +39,11 @@ export interface SupervisedInformerOptions<T extends CachedObject> {
   logger: Logger;
   /** Called with the key of every object added, changed or deleted. */
   onChange: (key: ObjectKey, obj: T) => void;
+  /**
+   * Called when the cache is in sync again after a failure: keys that failed meanwhile may be
+   * waiting out a long backoff although nothing changed, so they are worth a look now.
+   */
+  onResync?: () => void;
   backoff?: { baseMs: number; maxMs: number };
 }
 
@@ -100,7 +105,10 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     // An error during start fires the error handler (which bumps the epoch) instead of throwing.
     if (epoch === this.epoch && !this.stopped) {
       this.synced = true;
-      if (this.failures > 0) this.options.logger.info({ path: this.options.path }, 'informer resynced');
+      if (this.failures > 0) {
+        this.options.logger.info({ path: this.options.path }, 'informer resynced');
+        this.options.onResync?.();
+      }
       this.failures = 0;
     }
   }
