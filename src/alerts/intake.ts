@@ -199,7 +199,7 @@ export class AlertIntake {
     problem: string | undefined,
   ): Incident {
     const alertname = alert.labels.alertname ?? 'alert';
-    const summary = alert.annotations.summary ?? alert.annotations.message ?? `${alertname} is firing`;
+    const summary = alert.annotations.summary || alert.annotations.message || `${alertname} is firing`;
     const description = [alert.annotations.description, problem].filter(Boolean).join('\n\n');
     return {
       metadata: {
