@@ -3,8 +3,8 @@
 // and 4xx, with what is wrong, for requests that can never succeed (Alertmanager does not retry).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApiException } from '@kubernetes/client-node';
+import { close, listen } from '../runtime/httpserver.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AlertIntake } from './intake.ts';
@@ -47,17 +47,12 @@ export class AlertWebhook {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(host: string, port: number): Promise<number> {
+    return listen(this.server, host, port);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return close(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

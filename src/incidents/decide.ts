@@ -726,36 +726,33 @@ function slaClocks(d: Decision, incident: Incident, settings: IncidentSettings, 
   }
   const severity = incident.spec.severity;
   const openedAt = new Date(s.openedAt ?? now);
-  if (!conditionIs(s, 'Acknowledged') && !conditionIs(s, 'ResponseSLABreached')) {
-    if (sla.responseDueAt && now >= new Date(sla.responseDueAt)) {
-      d.condition(
-        'ResponseSLABreached',
-        'True',
-        'NotAcknowledgedInTime',
-        `not acknowledged by ${sla.responseDueAt} (${severity} response target)`,
-      );
-      d.record(
-        'ResponseSLABreached',
-        `${severity} response target missed: not acknowledged by ${sla.responseDueAt}`,
-        'Warning',
-      );
-    } else d.wakeAt(sla.responseDueAt);
-  }
-  if (!conditionIs(s, 'ResolutionSLABreached')) {
-    if (sla.resolutionDueAt && now >= new Date(sla.resolutionDueAt)) {
-      d.condition(
-        'ResolutionSLABreached',
-        'True',
-        'NotResolvedInTime',
-        `not resolved by ${sla.resolutionDueAt} (${severity} resolution target)`,
-      );
-      d.record(
-        'ResolutionSLABreached',
-        `${severity} resolution target missed: not resolved by ${sla.resolutionDueAt}`,
-        'Warning',
-      );
-    } else d.wakeAt(sla.resolutionDueAt);
-  }
+  // A target is missed once, when its deadline passes while it is still open; the condition stays.
+  const breachWhenDue = (
+    type: 'ResponseSLABreached' | 'ResolutionSLABreached',
+    dueAt: string | undefined,
+    reason: string,
+    missed: string,
+  ) => {
+    if (conditionIs(s, type) || !dueAt) return;
+    if (now < new Date(dueAt)) {
+      d.wakeAt(dueAt);
+      return;
+    }
+    d.condition(
+      type,
+      'True',
+      reason,
+      `${missed} by ${dueAt} (${severity} ${type === 'ResponseSLABreached' ? 'response' : 'resolution'} target)`,
+    );
+    d.record(
+      type,
+      `${severity} ${type === 'ResponseSLABreached' ? 'response' : 'resolution'} target missed: ${missed} by ${dueAt}`,
+      'Warning',
+    );
+  };
+  if (!conditionIs(s, 'Acknowledged'))
+    breachWhenDue('ResponseSLABreached', sla.responseDueAt, 'NotAcknowledgedInTime', 'not acknowledged');
+  breachWhenDue('ResolutionSLABreached', sla.resolutionDueAt, 'NotResolvedInTime', 'not resolved');
   if (sla.nextUpdateDueAt && now >= new Date(sla.nextUpdateDueAt)) {
     d.record('UpdateDue', `${severity} update cadence: a status update to stakeholders is due`);
   }
