@@ -65,7 +65,9 @@ describe('a manual incident', () => {
     );
     expect(deployment.status?.availableReplicas).toBe(2);
 
-    const reasons = await incidents.eventReasons('api-slow');
+    // The Events of one transition are written together, right after its status.
+    for (const reason of ['AttemptSucceeded', 'Verifying']) await incidents.waitForEvent('api-slow', reason);
+    const reasons = await incidents.waitForEvent('api-slow', 'Resolved');
     expect(reasons).toEqual(
       expect.arrayContaining([
         'Open',
@@ -115,7 +117,7 @@ describe('harm limits refuse visibly', () => {
     expect(after.metadata?.generation).toBe(before.metadata?.generation);
     expect(after.spec?.template).toEqual(before.spec?.template);
     expect(await incidents.templateRevisions('web')).toBe(1);
-    expect(await incidents.eventReasons('web-dry')).toContain('Escalated');
+    await incidents.waitForEvent('web-dry', 'Escalated');
   });
 
   it('refuses a second incident on the same target inside the cooldown', async () => {

@@ -88,7 +88,7 @@ describe("the operator with only its ServiceAccount's permissions", () => {
     const resolved = await incidents.waitForPhase('api-slow', 'Resolved');
     expect(condition(resolved, 'Verified')?.status).toBe('True');
     expect(await incidents.templateRevisions('api')).toBe(2);
-    expect(await incidents.eventReasons('api-slow')).toContain('Resolved');
+    await incidents.waitForEvent('api-slow', 'Resolved');
   });
 
   it('turns an alert into an incident and records its resolution', async () => {

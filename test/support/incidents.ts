@@ -118,6 +118,21 @@ export class IncidentClient {
     return sets.items.length;
   }
 
+  /**
+   * Waits until an Event with this reason about the incident exists (Events are written right after
+   * the status they accompany), and returns all reasons then, oldest first.
+   */
+  async waitForEvent(name: string, reason: string): Promise<string[]> {
+    return eventually(
+      `an Event ${reason} about ${name}`,
+      async () => {
+        const reasons = await this.eventReasons(name);
+        return reasons.includes(reason) && reasons;
+      },
+      { timeoutMs: 15_000 },
+    );
+  }
+
   /** The reasons of the Events about an incident, oldest first. */
   async eventReasons(name: string): Promise<string[]> {
     const list = await this.events.listNamespacedEvent({
