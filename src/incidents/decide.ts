@@ -168,6 +168,16 @@ class Decision {
   }
 }
 
+/** One decision's inputs, handed together to the steps that need all of them. */
+interface Pass {
+  d: Decision;
+  incident: Incident;
+  obs: Observations;
+  settings: IncidentSettings;
+  actions: ActionRegistry;
+  remediation: Remediation | undefined;
+}
+
 export function decide(
   incident: Incident,
   obs: Observations,
@@ -194,16 +204,23 @@ export function decide(
 
   humanFields(d, incident, now);
   signal(d, incident, now);
-  const remediation = remediationOf(incident, obs.policy, settings);
+  const pass: Pass = {
+    d,
+    incident,
+    obs,
+    settings,
+    actions,
+    remediation: remediationOf(incident, obs.policy, settings),
+  };
   switch (s.phase) {
     case 'Open':
-      startOrRefuse(d, incident, obs, settings, actions, remediation);
+      startOrRefuse(pass);
       break;
     case 'Remediating':
-      followAttempt(d, incident, obs, settings, actions, remediation);
+      followAttempt(pass);
       break;
     case 'Verifying':
-      verify(d, incident, obs, settings, actions, remediation);
+      verify(pass);
       break;
     default:
       break;
@@ -266,10 +283,7 @@ type Refusal = { reason: string; message: string };
 
 /** The harm limits, in order; the first that applies refuses the next attempt. */
 function harmLimit(
-  incident: Incident,
-  obs: Observations,
-  settings: IncidentSettings,
-  actions: ActionRegistry,
+  { incident, obs, settings, actions }: Pass,
   remediation: Remediation,
   next: Action,
 ): Refusal | undefined {
@@ -337,15 +351,8 @@ function harmLimit(
  */
 type NextAction = 'continue' | 'untried';
 
-function startOrRefuse(
-  d: Decision,
-  incident: Incident,
-  obs: Observations,
-  settings: IncidentSettings,
-  actions: ActionRegistry,
-  remediation: Remediation | undefined,
-  mode: NextAction = 'continue',
-): void {
+function startOrRefuse(pass: Pass, mode: NextAction = 'continue'): void {
+  const { d, incident, obs, actions, remediation } = pass;
   const { now } = obs;
   if (incident.spec.policyRef && obs.policy === null) {
     refuse(d, 'PolicyNotFound', `RemediationPolicy ${incident.spec.policyRef.name} does not exist`, now);
@@ -372,7 +379,7 @@ function startOrRefuse(
       );
     return;
   }
-  const refusal = harmLimit(incident, obs, settings, actions, remediation, next);
+  const refusal = harmLimit(pass, remediation, next);
   if (refusal) {
     refuse(d, refusal.reason, refusal.message, now);
     return;
@@ -432,31 +439,17 @@ function finishAttempt(
 }
 
 /** After a failed attempt or verification: the next attempt if the limits allow, else escalation. */
-function retryOrEscalate(
-  d: Decision,
-  incident: Incident,
-  obs: Observations,
-  settings: IncidentSettings,
-  actions: ActionRegistry,
-  remediation: Remediation | undefined,
-  mode: NextAction,
-): void {
-  startOrRefuse(d, { ...incident, status: d.status }, obs, settings, actions, remediation, mode);
+function retryOrEscalate(pass: Pass, mode: NextAction): void {
+  startOrRefuse({ ...pass, incident: { ...pass.incident, status: pass.d.status } }, mode);
 }
 
-function followAttempt(
-  d: Decision,
-  incident: Incident,
-  obs: Observations,
-  settings: IncidentSettings,
-  actions: ActionRegistry,
-  remediation: Remediation | undefined,
-): void {
+function followAttempt(pass: Pass): void {
+  const { d, incident, obs, settings, actions, remediation } = pass;
   const { now } = obs;
   const running = runningAttempt(d.status);
   if (!running) {
     d.status.phase = 'Open';
-    startOrRefuse(d, incident, obs, settings, actions, remediation);
+    startOrRefuse(pass);
     return;
   }
   const { attempt, index } = running;
@@ -476,7 +469,7 @@ function followAttempt(
       `the ${attempt.action} action is no longer part of the incident's remediation`,
       now,
     );
-    retryOrEscalate(d, incident, obs, settings, actions, remediation, 'continue');
+    retryOrEscalate(pass, 'continue');
     return;
   }
   if (!target.workload) {
@@ -519,7 +512,7 @@ function followAttempt(
         now,
       );
       d.condition('Remediated', 'False', 'AttemptFailed', `${attempt.id} timed out before it could act`);
-      retryOrEscalate(d, incident, obs, settings, actions, remediation, 'continue');
+      retryOrEscalate(pass, 'continue');
       return;
     }
     d.effect = { attempt, action: params, marker: attemptMarker(incident, attempt.id) };
@@ -535,7 +528,7 @@ function followAttempt(
       `${attempt.id} (${attempt.action}): ${progress.rollout.message}`,
     );
     d.phase('Verifying', `verifying the fix of ${attempt.id}`);
-    verify(d, incident, obs, settings, actions, remediation);
+    verify(pass);
     return;
   }
   if (progress.rollout.state === 'failed' || now.getTime() >= deadline) {
@@ -545,7 +538,7 @@ function followAttempt(
         : `rollout did not complete within ${(deadline - startedAt.getTime()) / 1000}s: ${progress.rollout.message}`;
     finishAttempt(d, index, 'Failed', why, now);
     d.condition('Remediated', 'False', 'AttemptFailed', `${attempt.id} failed: ${why}`);
-    retryOrEscalate(d, incident, obs, settings, actions, remediation, 'continue');
+    retryOrEscalate(pass, 'continue');
     return;
   }
   d.wakeIn(Math.min(settings.pollIntervalMs, deadline - now.getTime()));
@@ -609,14 +602,8 @@ function verificationResult(d: Decision, v: Verification, obs: Observations): Ve
   };
 }
 
-function verify(
-  d: Decision,
-  incident: Incident,
-  obs: Observations,
-  settings: IncidentSettings,
-  actions: ActionRegistry,
-  remediation: Remediation | undefined,
-): void {
+function verify(pass: Pass): void {
+  const { d, obs, settings, remediation } = pass;
   const { now } = obs;
   const v = remediation?.verification;
   if (!v?.promQL && !v?.alertResolved) {
@@ -640,7 +627,7 @@ function verify(
     d.condition('Remediated', 'False', 'VerificationFailed', result.message);
     d.record('VerificationFailed', result.message, 'Warning');
     delete d.status.verification;
-    retryOrEscalate(d, incident, obs, settings, actions, remediation, 'untried');
+    retryOrEscalate(pass, 'untried');
   } else {
     d.condition('Verified', 'False', 'VerificationPending', result.message);
     d.wakeIn(Math.min(settings.pollIntervalMs, result.wakeInMs ?? Infinity));

@@ -77,7 +77,10 @@ describe('terminateMarked', () => {
       dir,
     );
     p.start();
-    await eventually('the detached sleep', () => processesMarkedFor(dir).length === 1, { timeoutMs: 15_000 });
+    // Only the sleep once the shell that started it has exited.
+    await eventually('the detached sleep alone', () => !p.running && processesMarkedFor(dir).length === 1, {
+      timeoutMs: 15_000,
+    });
     expect(await terminateMarked(dir, 1_000)).toBe(1);
     expect(processesMarkedFor(dir)).toEqual([]);
   });
