@@ -3,7 +3,7 @@
 // dedupe). Run by the leader only; a new leader starts from what Prometheus reports.
 import axios, { type AxiosInstance } from 'axios';
 import type { Clock } from '../runtime/clock.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { labelsFingerprint } from './identity.ts';
 import type { AlertIntake } from './intake.ts';
 import { parseRfc3339, type ReceivedAlert } from './payload.ts';
@@ -55,7 +55,7 @@ export class PrometheusAlertPoller {
       this.options.logger.warn(
         {
           prometheus: this.options.prometheusUrl,
-          err: error instanceof Error ? error.message : String(error),
+          err: errorMessage(error),
         },
         'polling Prometheus alerts failed; retrying',
       );

@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApiException } from '@kubernetes/client-node';
 import { close, listen } from '../runtime/httpserver.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AlertIntake } from './intake.ts';
 import { parseAlertmanagerPayload } from './payload.ts';
@@ -74,11 +74,7 @@ export class AlertWebhook {
       try {
         body = JSON.parse(raw);
       } catch (error) {
-        throw new HttpError(
-          400,
-          'invalid',
-          `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new HttpError(400, 'invalid', `body is not valid JSON: ${errorMessage(error)}`);
       }
       const parsed = parseAlertmanagerPayload(body);
       if (!parsed.ok)
@@ -94,10 +90,7 @@ export class AlertWebhook {
       metrics.webhookRequests.inc({ outcome: 'accepted' });
       this.send(res, 200, { status: 'accepted', alerts: outcomes });
     } catch (error) {
-      const failure =
-        error instanceof HttpError
-          ? error
-          : new HttpError(500, 'error', error instanceof Error ? error.message : String(error));
+      const failure = error instanceof HttpError ? error : new HttpError(500, 'error', errorMessage(error));
       metrics.webhookRequests.inc({ outcome: failure.outcome });
       (failure.status >= 500 ? logger.warn.bind(logger) : logger.info.bind(logger))(
         {
@@ -161,7 +154,7 @@ export class AlertWebhook {
 
 /** API-server failures: unreachable or 5xx → 503 (retry); a refusal of the Incident itself → 422. */
 function apiFailure(error: unknown): HttpError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (
     error instanceof ApiException &&
     error.code >= 400 &&

@@ -12,6 +12,7 @@ import {
   type TargetObservation,
 } from './decide.ts';
 import type { IncidentSettings } from './settings.ts';
+import { errorMessage } from '../telemetry/logger.ts';
 
 /** Phases in which the decision reads the target workload; the others never touch it. */
 const TARGET_PHASES = new Set([undefined, 'Open', 'Remediating']);
@@ -30,7 +31,7 @@ async function checkPromQL(expression: string, prometheus: PromQL | undefined): 
   try {
     return { ok: true, holds: (await prometheus.query(expression)).holds };
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, error: errorMessage(error) };
   }
 }
 

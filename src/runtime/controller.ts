@@ -1,6 +1,6 @@
 // Runs a reconciler over a work queue with N workers, only while this replica leads. Keys come from
 // informer events; on taking the lead every cached key is queued once, so nothing waits for a change.
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -89,7 +89,7 @@ export class Controller {
           {
             controller: name,
             key,
-            err: error instanceof Error ? error.message : String(error),
+            err: errorMessage(error),
             retries: queue.numRequeues(key),
           },
           'reconcile failed; retrying with backoff',

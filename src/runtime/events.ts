@@ -3,7 +3,7 @@
 import { EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from './clock.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 
 /** The object an Event is about (any API object; timestamps may be strings or Dates). */
 export interface EventSubject {
@@ -66,10 +66,7 @@ export class KubeEventRecorder implements EventRecorder {
         },
       });
     } catch (error) {
-      this.logger.warn(
-        { namespace, reason, err: error instanceof Error ? error.message : String(error) },
-        'could not record event',
-      );
+      this.logger.warn({ namespace, reason, err: errorMessage(error) }, 'could not record event');
     }
   }
 }

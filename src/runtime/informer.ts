@@ -8,7 +8,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { exponentialBackoff } from './backoff.ts';
 
 export type ObjectKey = string;
@@ -119,17 +119,10 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     if (this.stopped) return;
     const delay = exponentialBackoff(this.failures++, this.options.backoff ?? { baseMs: 250, maxMs: 5_000 });
     this.options.logger.warn(
-      { path: this.options.path, err: describeError(error), retryInMs: delay },
+      { path: this.options.path, err: errorMessage(error), retryInMs: delay },
       'informer stopped; restarting',
     );
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.run(), delay);
   }
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'object' && error !== null && 'statusCode' in error)
-    return `HTTP ${String(error.statusCode)}`;
-  return String(error);
 }

@@ -8,7 +8,7 @@ import {
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
 import { systemClock, type Clock } from './clock.ts';
-import { createLogger, type Logger } from '../telemetry/logger.ts';
+import { errorMessage, createLogger, type Logger } from '../telemetry/logger.ts';
 
 /**
  * The calls the elector makes. A structural subset of CoordinationV1Api, so that a test can stand a
@@ -165,7 +165,7 @@ export class LeaderElector {
       held = await this.tryAcquireOrRenew(abortable(abort.signal));
     } catch (error) {
       this.logger.warn(
-        { lease: this.leaseRef, identity: this.identity, err: error },
+        { lease: this.leaseRef, identity: this.identity, err: errorMessage(error) },
         this.leading ? 'lease renewal failed' : 'lease acquisition failed',
       );
     } finally {

@@ -47,3 +47,11 @@ export function createLogger(
 
 /** A logger that writes nothing, for tests that do not look at logs. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** What went wrong, in one line for a log field or a status message (no stack: outages repeat). */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'statusCode' in error)
+    return `HTTP ${String(error.statusCode)}`;
+  return String(error);
+}

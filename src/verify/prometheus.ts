@@ -1,5 +1,6 @@
 // PromQL over the Prometheus HTTP API (GET /api/v1/query), through axios.
 import axios, { type AxiosInstance } from 'axios';
+import { errorMessage } from '../telemetry/logger.ts';
 
 export interface PromQLResult {
   /** A comparison holds when it returns at least one sample (a scalar: when it is not 0). */
@@ -31,10 +32,7 @@ export class PrometheusClient implements PromQL {
     try {
       response = await this.http.get<QueryResponse>('/api/v1/query', { params: { query: expression } });
     } catch (error) {
-      throw new Error(
-        `Prometheus at ${this.baseUrl} unreachable: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new Error(`Prometheus at ${this.baseUrl} unreachable: ${errorMessage(error)}`, { cause: error });
     }
     const body = response.data;
     if (response.status !== 200 || body.status !== 'success' || !body.data) {
