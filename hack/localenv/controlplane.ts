@@ -163,8 +163,8 @@ export class ControlPlane {
     );
   }
 
-  /** Starts (or restarts, on the same port) the API server and waits until /readyz says ok. */
-  async startApiServer(): Promise<void> {
+  /** Starts the API server and waits until /readyz says ok. */
+  private async startApiServer(): Promise<void> {
     const apiserver = this.process('kube-apiserver');
     apiserver.start();
     await eventually('kube-apiserver /readyz', async () => (await this.get('/readyz')).status === 200, {
@@ -175,10 +175,6 @@ export class ControlPlane {
         apiserver.assertAlive();
       },
     });
-  }
-
-  async stopApiServer(): Promise<void> {
-    await this.process('kube-apiserver').stop();
   }
 
   assertAlive(): void {

@@ -33,10 +33,6 @@ export class Controller {
     this.options = options;
   }
 
-  get running(): boolean {
-    return this.queue !== undefined;
-  }
-
   /** Every cached key, now (after the API server came back, say). */
   enqueueAll(): void {
     for (const key of this.options.allKeys()) this.queue?.add(key);

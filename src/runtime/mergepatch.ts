@@ -19,7 +19,7 @@ export function mergePatch(from: unknown, to: unknown): Json | undefined {
   return deepEqual(from, to) ? undefined : (structuredClone(to) as Json);
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
+function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b))
     return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));

@@ -20,27 +20,21 @@ import { WorkloadExporter } from '../support/exporter.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
-import { testEnv, tierStateDir } from '../support/tiers.ts';
+import { started, testEnv, tierStateDir } from '../support/tiers.ts';
 
 // The whole path with real peers: a stand-in exporter → Prometheus (a real alerting rule) →
 // Alertmanager (a real route, a bearer token) → the operator's webhook → an Incident under the
 // namespace's RemediationPolicy → a real restart → verified by the alert resolving and PromQL.
 const env = testEnv('e2e');
 const kc = kubeConfigFor('e2e');
-const prometheus = need(env.prometheus, 'Prometheus');
-const alertmanager = need(env.alertmanager, 'Alertmanager');
+const prometheus = started(env.prometheus, 'Prometheus');
+const alertmanager = started(env.alertmanager, 'Alertmanager');
 const token = 'e2e-webhook-token-0123456789';
 const tokenFile = join(mkdtempSync(join(tmpdir(), 'selfheal-token-')), 'token');
 writeFileSync(tokenFile, `${token}\n`);
 const exporter = new WorkloadExporter(kc);
 const namespaces: string[] = [];
 let operator: OperatorProcess;
-
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined)
-    throw new Error(`the e2e environment has no ${what}: its global set-up did not start it`);
-  return value;
-}
 
 beforeAll(async () => {
   await alertOnUnhealthyWorkloads(prometheus, exporter);

@@ -13,7 +13,7 @@ import { WorkloadExporter } from '../support/exporter.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
-import { testEnv } from '../support/tiers.ts';
+import { started, testEnv } from '../support/tiers.ts';
 
 // Prometheus as a source without Alertmanager: the operator polls /api/v1/alerts itself; the alert
 // goes through the same intake, and the copy Alertmanager holds of the same alert is a duplicate.
@@ -23,13 +23,8 @@ const exporter = new WorkloadExporter(kc);
 const namespaces: string[] = [];
 let operator: OperatorProcess;
 
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined)
-    throw new Error(`the e2e environment has no ${what}: its global set-up did not start it`);
-  return value;
-}
-const prometheus = need(env.prometheus, 'Prometheus');
-const alertmanager = need(env.alertmanager, 'Alertmanager');
+const prometheus = started(env.prometheus, 'Prometheus');
+const alertmanager = started(env.alertmanager, 'Alertmanager');
 
 beforeAll(async () => {
   await alertOnUnhealthyWorkloads(prometheus, exporter);

@@ -6,7 +6,7 @@ import axios from 'axios';
 import { alertmanagerConfig } from '../../hack/localenv/services.ts';
 import { eventually } from '../../hack/localenv/wait.ts';
 import { StandInServer } from '../support/http.ts';
-import { testEnv } from '../support/tiers.ts';
+import { started, testEnv } from '../support/tiers.ts';
 
 // Proof that the services the e2e tier starts are the real ones and answer as their users expect.
 const env = testEnv('e2e');
@@ -15,15 +15,9 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined)
-    throw new Error(`the e2e environment has no ${what}: its global set-up did not start it`);
-  return value;
-}
-
 describe('RabbitMQ', () => {
   it('reports through the management API the depth that amqplib published', async () => {
-    const rabbit = need(env.rabbitmq, 'RabbitMQ');
+    const rabbit = started(env.rabbitmq, 'RabbitMQ');
     const queue = `proof-${Date.now()}`;
     const connection = await amqp.connect(rabbit.amqpUrl);
     try {
@@ -56,7 +50,7 @@ describe('RabbitMQ', () => {
   });
 
   it('has the shovel plugin enabled (queue moves use it)', async () => {
-    const rabbit = need(env.rabbitmq, 'RabbitMQ');
+    const rabbit = started(env.rabbitmq, 'RabbitMQ');
     const auth = { username: rabbit.username, password: rabbit.password };
     const { data: nodes } = await axios.get<{ enabled_plugins: string[] }[]>(
       `${rabbit.managementUrl}/api/nodes`,
@@ -74,7 +68,7 @@ describe('RabbitMQ', () => {
 
 describe('Alertmanager', () => {
   it('delivers an alert posted to /api/v2/alerts as a v4 webhook to a local receiver', async () => {
-    const am = need(env.alertmanager, 'Alertmanager');
+    const am = started(env.alertmanager, 'Alertmanager');
     const receiver = new StandInServer();
     servers.push(receiver);
     const receiverUrl = await receiver.listen();
@@ -127,7 +121,7 @@ describe('Alertmanager', () => {
 
 describe('Prometheus', () => {
   it('scrapes a local target and answers an instant query with its value', async () => {
-    const prom = need(env.prometheus, 'Prometheus');
+    const prom = started(env.prometheus, 'Prometheus');
     const target = new StandInServer(() => ({
       status: 200,
       contentType: 'text/plain; version=0.0.4',

@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
-import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
+import { createPolicy } from '../support/alerting.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -94,21 +94,10 @@ describe("the operator with only its ServiceAccount's permissions", () => {
   it('turns an alert into an incident and records its resolution', async () => {
     const incidents = new IncidentClient(kc, namespace);
     await incidents.deployment('web');
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'remediationpolicies',
-      body: {
-        apiVersion: API_VERSION,
-        kind: 'RemediationPolicy',
-        metadata: { name: 'web-down' },
-        spec: {
-          match: { alertName: 'WebDown' },
-          target: { kind: 'Deployment', name: 'web' },
-          actions: [{ type: 'rolloutRestart' }],
-        },
-      },
+    await createPolicy(kc, namespace, 'web-down', {
+      match: { alertName: 'WebDown' },
+      target: { kind: 'Deployment', name: 'web' },
+      actions: [{ type: 'rolloutRestart' }],
     });
     // The policy reaches the operator's cache through its watch (list/watch permissions).
     await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -41,33 +41,38 @@ export async function alertOnUnhealthyWorkloads(
   await axios.post(`${prometheus.url}/-/reload`);
 }
 
-/** A policy in `namespace` that restarts the Deployment the alert names, verified by the alert and PromQL. */
-export async function restartPolicy(
+/** Creates a RemediationPolicy as a user would (the API server fills its defaults). */
+export async function createPolicy(
   kc: KubeConfig,
   namespace: string,
-  verification: Partial<Verification> = {},
+  name: string,
+  spec: Record<string, unknown>,
 ): Promise<void> {
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
     namespace,
     plural: 'remediationpolicies',
-    body: {
-      apiVersion: API_VERSION,
-      kind: 'RemediationPolicy',
-      metadata: { name: 'restart-unhealthy' },
-      spec: {
-        match: { alertName: ALERT_NAME },
-        target: { kind: 'Deployment', nameFromLabel: 'deployment' },
-        actions: [{ type: 'rolloutRestart' }],
-        verification: {
-          alertResolved: true,
-          promQL: `selfheal_test_workload_healthy{namespace="${namespace}",deployment="api"} == 1`,
-          holdFor: '2s',
-          timeout: '60s',
-          ...verification,
-        },
-      },
+    body: { apiVersion: API_VERSION, kind: 'RemediationPolicy', metadata: { name }, spec },
+  });
+}
+
+/** A policy in `namespace` that restarts the Deployment the alert names, verified by the alert and PromQL. */
+export async function restartPolicy(
+  kc: KubeConfig,
+  namespace: string,
+  verification: Partial<Verification> = {},
+): Promise<void> {
+  await createPolicy(kc, namespace, 'restart-unhealthy', {
+    match: { alertName: ALERT_NAME },
+    target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+    actions: [{ type: 'rolloutRestart' }],
+    verification: {
+      alertResolved: true,
+      promQL: `selfheal_test_workload_healthy{namespace="${namespace}",deployment="api"} == 1`,
+      holdFor: '2s',
+      timeout: '60s',
+      ...verification,
     },
   });
 }

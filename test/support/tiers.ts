@@ -34,3 +34,10 @@ export async function startTier(tier: Tier, options: LocalEnvOptions): Promise<v
 export async function stopTier(): Promise<void> {
   await (globalThis as WithEnv)[RUNNING]?.stop();
 }
+
+/** A service the tier's global set-up should have started, or a loud failure naming it. */
+export function started<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new Error(`the environment has no ${what}: the tier's global set-up did not start it`);
+  return value;
+}
