@@ -57,6 +57,11 @@ export class AlertWebhook {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { metrics, logger, intake } = this.options;
+    const started = performance.now();
+    const answered = (outcome: string) => {
+      metrics.webhookRequests.inc({ outcome });
+      metrics.webhookDuration.observe({ outcome }, (performance.now() - started) / 1000);
+    };
     try {
       if ((req.url ?? '').split('?')[0] !== WEBHOOK_PATH)
         throw new HttpError(404, 'not_found', `no such path; Alertmanager posts to ${WEBHOOK_PATH}`);
@@ -87,11 +92,11 @@ export class AlertWebhook {
       const outcomes = await intake.ingest(parsed.alerts, 'alertmanager').catch((error: unknown) => {
         throw apiFailure(error);
       });
-      metrics.webhookRequests.inc({ outcome: 'accepted' });
+      answered('accepted');
       this.send(res, 200, { status: 'accepted', alerts: outcomes });
     } catch (error) {
       const failure = error instanceof HttpError ? error : new HttpError(500, 'error', errorMessage(error));
-      metrics.webhookRequests.inc({ outcome: failure.outcome });
+      answered(failure.outcome);
       (failure.status >= 500 ? logger.warn.bind(logger) : logger.info.bind(logger))(
         {
           status: failure.status,

@@ -71,6 +71,13 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly webhookDuration = new Histogram({
+    name: 'selfheal_webhook_request_duration_seconds',
+    help: 'Alert webhook request latency, from the request to the answer, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly alertsUnmatched = new Counter({
     name: 'selfheal_alerts_unmatched_total',
     help: 'Firing alerts that no RemediationPolicy matched, by alert name.',
