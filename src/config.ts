@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { SEVERITIES, type Severity } from './api/group.ts';
-import { parseDuration } from './incidents/durations.ts';
+import { parseDuration } from './api/durations.ts';
 import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
 import type { IncidentSettings } from './incidents/settings.ts';
 
@@ -25,6 +25,12 @@ export interface OperatorConfig {
   identity: string;
   healthAddress: { host: string; port: number };
   workers: number;
+  /** Overall limit on reconcile retries across all keys. */
+  retryLimit: { qps: number; burst: number };
+  /** Every request the leader makes is aborted after this long (below lease - renew deadline). */
+  requestTimeoutMs: number;
+  /** Alerts of one notification written at once. */
+  intakeConcurrency: number;
   leaderElection: {
     enabled: boolean;
     leaseDurationMs: number;
@@ -65,6 +71,24 @@ export const SETTINGS = [
     help: 'host:port of /healthz, /readyz and /metrics',
   },
   { flag: 'workers', kind: 'int', default: '2', help: 'incidents reconciled in parallel' },
+  {
+    flag: 'retry-qps',
+    kind: 'int',
+    default: '10',
+    help: 'overall rate of reconcile retries after errors, across all incidents (client-go default)',
+  },
+  { flag: 'retry-burst', kind: 'int', default: '100', help: 'burst of that retry rate' },
+  {
+    flag: 'request-timeout',
+    kind: 'duration',
+    help: "every request the leader makes is aborted after this long; must be below lease-duration minus renew-deadline (default: 80% of that margin), so no write of a deposed leader can still be in flight when another replica takes over",
+  },
+  {
+    flag: 'intake-concurrency',
+    kind: 'int',
+    default: '8',
+    help: 'alerts of one webhook notification written to the API server at once',
+  },
   { flag: 'leader-elect', kind: 'bool', default: 'true', help: 'act only while holding the leader Lease' },
   {
     flag: 'lease-duration',
@@ -133,7 +157,12 @@ export const SETTINGS = [
     default: 'P1',
     help: 'severities that need a post-mortem even when automation fixed them',
   },
-  { flag: 'poll-interval', kind: 'duration', default: '2s', help: 'how often a running attempt is checked' },
+  {
+    flag: 'poll-interval',
+    kind: 'duration',
+    default: '2s',
+    help: "how often a verification's PromQL check is queried (workloads are followed by watch, never polled)",
+  },
   {
     flag: 'webhook-address',
     kind: 'address',
@@ -270,6 +299,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const retryPeriodMs = duration('retry-period', { positive: true });
   if (renewDeadlineMs >= leaseDurationMs) fail('renew-deadline', 'must be shorter than --lease-duration');
   if (retryPeriodMs >= renewDeadlineMs) fail('retry-period', 'must be shorter than --renew-deadline');
+  const marginMs = leaseDurationMs - renewDeadlineMs;
+  const requestTimeoutMs = str('request-timeout')
+    ? duration('request-timeout', { positive: true })
+    : Math.floor(marginMs * 0.8);
+  if (requestTimeoutMs >= marginMs)
+    fail(
+      'request-timeout',
+      `must be shorter than --lease-duration minus --renew-deadline (${marginMs} ms), or a deposed leader's request could land after another replica took over`,
+    );
   const playbookFile = str('playbook-file');
   let playbook = DEFAULT_PLAYBOOK;
   if (playbookFile) {
@@ -316,6 +354,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     identity: str('identity') ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,
     healthAddress: address('health-address'),
     workers: int('workers', 1, 64),
+    retryLimit: { qps: int('retry-qps', 1, 10_000), burst: int('retry-burst', 1, 100_000) },
+    requestTimeoutMs,
+    intakeConcurrency: int('intake-concurrency', 1, 256),
     leaderElection: { enabled: bool('leader-elect'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
     logLevel: oneOf('log-level', LOG_LEVELS),
     incidents: {

@@ -1,22 +1,35 @@
 // Configuration and wiring only: every part is built here and handed what it needs.
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
-import { CoordinationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type V1ConfigMap,
+  type V1Namespace,
+} from '@kubernetes/client-node';
+import { KubeWorkloadWriter } from './actions/kubeWorkloads.ts';
 import { ACTIONS } from './actions/registry.ts';
+import type { TargetRef, Workload, WorkloadCache } from './actions/workload.ts';
 import { AlertIntake } from './alerts/intake.ts';
 import { PrometheusAlertPoller } from './alerts/poller.ts';
 import { KubeIncidentStore } from './alerts/store.ts';
 import { AlertWebhook } from './alerts/webhook.ts';
-import { KubeWorkloadClient } from './actions/workloads.ts';
-import { GROUP, VERSION } from './api/group.ts';
+import { GROUP, VERSION, type WorkloadKind } from './api/group.ts';
 import type { Incident } from './api/incident.ts';
 import type { RemediationPolicy } from './api/policy.ts';
 import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
-import { IncidentReconciler, incidentReader } from './incidents/reconciler.ts';
+import { IncidentCache } from './incidents/cache.ts';
+import { PauseSwitch, PAUSE_CONFIGMAP } from './incidents/pause.ts';
+import { IncidentReconciler, incidentReader, type FaultPoint } from './incidents/reconciler.ts';
+import { PolicyReconciler } from './policies/reconciler.ts';
 import { systemClock } from './runtime/clock.ts';
 import { Controller } from './runtime/controller.ts';
 import { KubeEventRecorder } from './runtime/events.ts';
-import { keyOf, SupervisedInformer } from './runtime/informer.ts';
+import { keyOf, SupervisedInformer, type CachedObject, type ListPage } from './runtime/informer.ts';
+import { apiClients } from './runtime/kube.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { KubeStatusWriter } from './runtime/status.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
@@ -24,7 +37,10 @@ import { Metrics } from './telemetry/metrics.ts';
 import { HealthServer } from './telemetry/server.ts';
 import { PrometheusClient } from './verify/prometheus.ts';
 
-const CONTROLLER = 'selfheal.dev/incident-controller';
+const INCIDENT_CONTROLLER = 'selfheal.dev/incident-controller';
+const POLICY_CONTROLLER = 'selfheal.dev/policy-controller';
+/** Replica-side requests (intake writes, lists): generous, but never unbounded. */
+const REPLICA_REQUEST_TIMEOUT_MS = 15_000;
 
 function loadKubeConfig(config: OperatorConfig): KubeConfig {
   const kc = new KubeConfig();
@@ -33,14 +49,8 @@ function loadKubeConfig(config: OperatorConfig): KubeConfig {
   return kc;
 }
 
-function customObjectLister(kc: KubeConfig, plural: string): () => Promise<{ items: unknown[] }> {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  return async () =>
-    (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: unknown[] };
-}
-
 /** Crash-safety tests end the process at a named point (SELFHEAL_FAULT=exit-after-intent|exit-after-effect). */
-function faultPoint(logger: Logger): ((point: 'after-intent' | 'after-effect') => void) | undefined {
+function faultPoint(logger: Logger): ((point: FaultPoint) => void) | undefined {
   const fault = process.env.SELFHEAL_FAULT;
   if (!fault) return undefined;
   logger.warn({ fault }, 'fault injection armed (tests only)');
@@ -50,6 +60,12 @@ function faultPoint(logger: Logger): ((point: 'after-intent' | 'after-effect') =
       process.kill(process.pid, 'SIGKILL');
     }
   };
+}
+
+/** Workloads are cached without their pod spec: the operator reads annotations, strategy and status. */
+function withoutPodSpec<T extends { spec?: { template?: { spec?: unknown } } }>(workload: T): T {
+  if (workload.spec?.template?.spec !== undefined) delete workload.spec.template.spec;
+  return workload;
 }
 
 async function main(): Promise<void> {
@@ -66,112 +82,13 @@ async function main(): Promise<void> {
   const kc = loadKubeConfig(config);
   const metrics = new Metrics();
   const clock = systemClock;
-  const watchPath = (plural: string) => `/apis/${GROUP}/${VERSION}/${plural}`;
+  const userAgent = `selfheal (${identity})`;
 
-  const incidents = new SupervisedInformer<Incident>({
-    kc,
-    path: watchPath('incidents'),
-    list: customObjectLister(kc, 'incidents'),
-    logger,
-    onChange: (key) => controller.enqueue(key),
-    onResync: () => controller.enqueueAll(),
-  });
-  const policies = new SupervisedInformer<RemediationPolicy>({
-    kc,
-    path: watchPath('remediationpolicies'),
-    list: customObjectLister(kc, 'remediationpolicies'),
-    logger,
-    // A policy change matters to the incidents that refer to it.
-    onChange: (_key, policy) => {
-      for (const incident of incidents.list(policy.metadata.namespace)) {
-        if (incident.spec.policyRef?.name === policy.metadata.name) controller.enqueue(keyOf(incident));
-      }
-    },
-  });
-
-  let leading = !config.leaderElection.enabled;
-  const fault = faultPoint(logger);
-  const reconciler = new IncidentReconciler({
-    incidents,
-    policies,
-    workloads: new KubeWorkloadClient(kc),
-    status: new KubeStatusWriter(kc, 'selfheal'),
-    events: new KubeEventRecorder(kc, { controller: CONTROLLER, instance: identity, clock, logger }),
-    readIncident: incidentReader(kc),
-    actions: ACTIONS,
-    settings: config.incidents,
-    ...(config.prometheus.url ? { prometheus: new PrometheusClient(config.prometheus.url) } : {}),
-    clock,
-    logger,
-    metrics,
-    isLeader: () => leading,
-    ...(fault ? { faultPoint: fault } : {}),
-  });
-  const controller = new Controller({
-    name: 'incidents',
-    reconciler,
-    workers: config.workers,
-    logger,
-    metrics,
-    // Per-key retry backoff: client-go's 5 ms doubling, capped at a minute rather than 1000 s.
-    backoff: { baseMs: 5, maxMs: 60_000 },
-    allKeys: () => incidents.list().map(keyOf),
-  });
-  metrics.incidentSource = () =>
-    incidents.list().map((i) => ({ severity: i.spec.severity, phase: i.status?.phase ?? 'New' }));
-
-  const health = new HealthServer({
-    registry: metrics.registry,
-    notReady: () => [
-      ...(incidents.hasSynced ? [] : ['incidents cache']),
-      ...(policies.hasSynced ? [] : ['remediationpolicies cache']),
-    ],
-  });
-  const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
-
-  const intake = new AlertIntake({
-    store: new KubeIncidentStore(kc),
-    policies,
-    incidents,
-    ...(config.unmatchedNamespace ? { unmatchedNamespace: config.unmatchedNamespace } : {}),
-    recurrenceWindowMs: config.incidents.recurrenceWindowMs,
-    clock,
-    metrics,
-    logger,
-  });
-  if (!config.webhook.token)
-    logger.warn('the alert webhook accepts requests without a token (--webhook-insecure)');
-  const webhook = new AlertWebhook({
-    intake,
-    token: config.webhook.token,
-    maxBodyBytes: config.webhook.maxBodyBytes,
-    metrics,
-    logger,
-  });
-  const webhookPort = await webhook.listen(config.webhook.address.host, config.webhook.address.port);
-  const poller =
-    config.prometheus.url && config.prometheus.alertsIntervalMs > 0
-      ? new PrometheusAlertPoller({
-          prometheusUrl: config.prometheus.url,
-          intervalMs: config.prometheus.alertsIntervalMs,
-          intake,
-          clock,
-          logger,
-        })
-      : undefined;
-  logger.info(
-    {
-      identity,
-      health: `${config.healthAddress.host}:${port}`,
-      webhook: `${config.webhook.address.host}:${webhookPort}`,
-    },
-    'selfheal starting',
-  );
-
-  await Promise.all([incidents.start(), policies.start()]);
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
-        client: kc.makeApiClient(CoordinationV1Api),
+        client: apiClients(kc, { userAgent, timeoutMs: config.leaderElection.renewDeadlineMs }).makeApiClient(
+          CoordinationV1Api,
+        ),
         namespace: config.namespace,
         name: 'selfheal-leader',
         identity,
@@ -182,38 +99,263 @@ async function main(): Promise<void> {
         logger,
       })
     : undefined;
+  // What only the leader may do goes through clients that refuse to send once leadership is not
+  // certain, and abort any request before another replica could take over.
+  const leaderClients = apiClients(kc, {
+    userAgent: `${userAgent} leader`,
+    timeoutMs: config.requestTimeoutMs,
+    mayWrite: () => elector?.isLeader() ?? true,
+  });
+  const replicaClients = apiClients(kc, { userAgent, timeoutMs: REPLICA_REQUEST_TIMEOUT_MS });
+  const custom = replicaClients.makeApiClient(CustomObjectsApi);
+  const apps = replicaClients.makeApiClient(AppsV1Api);
+  const core = replicaClients.makeApiClient(CoreV1Api);
+  const pageOf = (page: { limit: number; continueToken?: string }) => ({
+    limit: page.limit,
+    ...(page.continueToken ? { _continue: page.continueToken } : {}),
+  });
+  const customLister = (plural: string) => async (page: { limit: number; continueToken?: string }) =>
+    (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...pageOf(page) })) as ListPage;
+  const informer = <T extends CachedObject>(
+    path: string,
+    list: (page: { limit: number; continueToken?: string }) => Promise<unknown>,
+    extra: { transform?: (obj: T) => T; fieldSelector?: string } = {},
+  ) =>
+    new SupervisedInformer<T>({
+      kc,
+      path,
+      list: list as (page: { limit: number; continueToken?: string }) => Promise<ListPage>,
+      logger,
+      onResync: () => {
+        incidentController.enqueueAll();
+        policyController.enqueueAll();
+      },
+      ...extra,
+    });
+
+  const incidentInformer = informer<Incident>(`/apis/${GROUP}/${VERSION}/incidents`, customLister('incidents'));
+  const incidents = new IncidentCache(incidentInformer);
+  const policies = informer<RemediationPolicy>(
+    `/apis/${GROUP}/${VERSION}/remediationpolicies`,
+    customLister('remediationpolicies'),
+  );
+  const workloadInformers = {
+    Deployment: informer<NonNullable<Workload['object']>>(
+      '/apis/apps/v1/deployments',
+      (page) => apps.listDeploymentForAllNamespaces(pageOf(page)),
+      { transform: withoutPodSpec },
+    ),
+    StatefulSet: informer<NonNullable<Workload['object']>>(
+      '/apis/apps/v1/statefulsets',
+      (page) => apps.listStatefulSetForAllNamespaces(pageOf(page)),
+      { transform: withoutPodSpec },
+    ),
+    DaemonSet: informer<NonNullable<Workload['object']>>(
+      '/apis/apps/v1/daemonsets',
+      (page) => apps.listDaemonSetForAllNamespaces(pageOf(page)),
+      { transform: withoutPodSpec },
+    ),
+  } satisfies Record<WorkloadKind, unknown>;
+  const workloads: WorkloadCache = {
+    get: ({ kind, namespace, name }: TargetRef) => {
+      const object = workloadInformers[kind].get(name, namespace);
+      return object ? ({ kind, object } as Workload) : undefined;
+    },
+  };
+  const namespaces = informer<V1Namespace>('/api/v1/namespaces', (page) => core.listNamespace(pageOf(page)));
+  const pauseSwitches = informer<V1ConfigMap>(
+    `/api/v1/namespaces/${config.namespace}/configmaps`,
+    (page) =>
+      core.listNamespacedConfigMap({
+        namespace: config.namespace,
+        fieldSelector: `metadata.name=${PAUSE_CONFIGMAP}`,
+        ...pageOf(page),
+      }),
+    { fieldSelector: `metadata.name=${PAUSE_CONFIGMAP}` },
+  );
+  const pause = new PauseSwitch({
+    configMaps: pauseSwitches,
+    namespace: config.namespace,
+    pausedByDefault: config.incidents.paused,
+  });
+  const caches = { incidents: incidentInformer, policies, namespaces, pauseSwitches, ...workloadInformers };
+
+  const fault = faultPoint(logger);
+  const events = new KubeEventRecorder(leaderClients, {
+    controller: INCIDENT_CONTROLLER,
+    instance: identity,
+    clock,
+    logger,
+  });
+  const leaderStatus = new KubeStatusWriter(leaderClients, 'selfheal');
+  const incidentController = new Controller({
+    name: 'incidents',
+    reconciler: new IncidentReconciler({
+      incidents,
+      policies,
+      workloads,
+      namespaces: {
+        annotations: (name) => {
+          const namespace = namespaces.get(name);
+          return namespace ? (namespace.metadata?.annotations ?? {}) : undefined;
+        },
+      },
+      pause: () => pause.current(),
+      settings: config.incidents,
+      ...(config.prometheus.url ? { prometheus: new PrometheusClient(config.prometheus.url) } : {}),
+      workloadWriter: new KubeWorkloadWriter(leaderClients),
+      status: leaderStatus,
+      events,
+      readIncident: incidentReader(leaderClients),
+      actions: ACTIONS,
+      clock,
+      logger,
+      metrics,
+      ...(fault ? { faultPoint: fault } : {}),
+    }),
+    workers: config.workers,
+    logger,
+    metrics,
+    // Per-key retry backoff: client-go's 5 ms doubling, capped at a minute rather than 1000 s.
+    backoff: { baseMs: 5, maxMs: 60_000 },
+    retryLimit: config.retryLimit,
+    allKeys: () => incidents.list().map(keyOf),
+  });
+  const policyController = new Controller({
+    name: 'policies',
+    reconciler: new PolicyReconciler({
+      policies,
+      incidents,
+      workloads,
+      actions: ACTIONS,
+      status: leaderStatus,
+      events: new KubeEventRecorder(leaderClients, { controller: POLICY_CONTROLLER, instance: identity, clock, logger }),
+      clock,
+    }),
+    workers: 1,
+    logger,
+    metrics,
+    backoff: { baseMs: 5, maxMs: 60_000 },
+    retryLimit: config.retryLimit,
+    allKeys: () => policies.list().map(keyOf),
+  });
+
+  // Handlers only enqueue keys; owned and related objects map to the incidents they matter to.
+  const enqueueIncident = (incident: Incident) => {
+    if (incident.status?.phase !== 'Closed') incidentController.enqueue(keyOf(incident));
+  };
+  incidentInformer.onChange((key, incident) => {
+    incidentController.enqueue(key);
+    const namespace = incident.metadata.namespace ?? '';
+    for (const follower of incidents.followersOf(namespace, incident.metadata.name ?? '')) enqueueIncident(follower);
+    if (incident.spec.policyRef) policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
+  });
+  policies.onChange((_key, policy) => {
+    const namespace = policy.metadata.namespace ?? '';
+    for (const incident of incidents.byPolicy(namespace, policy.metadata.name ?? '')) enqueueIncident(incident);
+    // Peers decide about each other (which one wins an alert both match).
+    for (const peer of policies.list(namespace)) policyController.enqueue(keyOf(peer));
+  });
+  for (const [kind, cache] of Object.entries(workloadInformers) as [WorkloadKind, (typeof workloadInformers)[WorkloadKind]][]) {
+    cache.onChange((_key, object, change) => {
+      const namespace = object.metadata?.namespace ?? '';
+      const ref = { kind, namespace, name: object.metadata?.name ?? '' };
+      for (const incident of incidents.byTarget(ref)) enqueueIncident(incident);
+      if (change !== 'update') for (const policy of policies.list(namespace)) policyController.enqueue(keyOf(policy));
+    });
+  }
+  namespaces.onChange((_key, namespace) => {
+    for (const incident of incidents.list(namespace.metadata?.name ?? '')) enqueueIncident(incident);
+  });
+  pauseSwitches.onChange(() => {
+    logger.warn({ pause: pause.current() ?? 'off' }, 'pause switch changed');
+    for (const incident of incidents.list()) enqueueIncident(incident);
+  });
+  metrics.incidentSource = () =>
+    incidents.list().map((i) => ({ severity: i.spec.severity, phase: i.status?.phase ?? 'New' }));
+
+  const notSynced = () => Object.entries(caches).flatMap(([name, cache]) => (cache.hasSynced ? [] : [`${name} cache`]));
+  const health = new HealthServer({ registry: metrics.registry, notReady: notSynced });
+  const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
+
+  const intake = new AlertIntake({
+    store: new KubeIncidentStore(replicaClients),
+    policies,
+    incidents,
+    ...(config.unmatchedNamespace ? { unmatchedNamespace: config.unmatchedNamespace } : {}),
+    recurrenceWindowMs: config.incidents.recurrenceWindowMs,
+    concurrency: config.intakeConcurrency,
+    clock,
+    metrics,
+    logger,
+  });
+  if (!config.webhook.token)
+    logger.warn('the alert webhook accepts requests without a token (--webhook-insecure)');
+  const webhook = new AlertWebhook({
+    intake,
+    token: config.webhook.token,
+    maxBodyBytes: config.webhook.maxBodyBytes,
+    ready: () => incidents.hasSynced && policies.hasSynced,
+    metrics,
+    logger,
+  });
+  const webhookPort = await webhook.listen(config.webhook.address.host, config.webhook.address.port);
+  const poller =
+    config.prometheus.url && config.prometheus.alertsIntervalMs > 0
+      ? new PrometheusAlertPoller({
+          prometheusUrl: config.prometheus.url,
+          intervalMs: config.prometheus.alertsIntervalMs,
+          intake,
+          incidents,
+          clock,
+          logger,
+        })
+      : undefined;
+  logger.info(
+    {
+      identity,
+      health: `${config.healthAddress.host}:${port}`,
+      webhook: `${config.webhook.address.host}:${webhookPort}`,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    'selfheal starting',
+  );
+
+  await Promise.all(Object.values(caches).map((cache) => cache.start()));
+  let stopping = false;
+  const lead = () => {
+    metrics.leader.set(1);
+    incidentController.start();
+    policyController.start();
+    poller?.start();
+  };
   if (elector) {
     elector.start({
-      onStartedLeading: () => {
-        leading = true;
-        metrics.leader.set(1);
-        controller.start();
-        poller?.start();
-      },
+      onStartedLeading: lead,
+      // As controller-runtime does: a replica that lost the lease exits, at once and non-zero, so
+      // nothing it started can act on; its Deployment restarts it as a clean follower.
       onStoppedLeading: () => {
-        leading = false;
         metrics.leader.set(0);
-        poller?.stop();
-        void controller.stop();
+        if (stopping) return;
+        logger.error(
+          { identity, validUntil: elector.validUntilWallClock().toISOString() },
+          'leader election lost: exiting',
+        );
+        process.exit(1);
       },
     });
-  } else {
-    metrics.leader.set(1);
-    controller.start();
-    poller?.start();
-  }
+  } else lead();
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    leading = false;
     poller?.stop();
     await webhook.close();
-    await controller.stop();
+    await Promise.all([incidentController.stop(), policyController.stop()]);
+    // Before the lease is handed back: once it is, another replica may act at once.
     await elector?.stop();
-    await Promise.all([incidents.stop(), policies.stop()]);
+    await Promise.all(Object.values(caches).map((cache) => cache.stop()));
     await health.close();
     logger.info('stopped');
     process.exit(0);

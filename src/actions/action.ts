@@ -1,39 +1,44 @@
 import type { Action, ActionType } from '../api/remediation.ts';
-import type { RolloutState, Workload } from '../verify/rollout.ts';
-import type { TargetRef, WorkloadClient } from './workloads.ts';
+import type { Workload } from './workload.ts';
 
-/** Carried by every side effect, so an attempt can tell whether it already acted (rule 1). */
+/** Carried by every side effect, so an attempt can tell whether it acted (rule 1). */
 export const ATTEMPT_ANNOTATION = 'selfheal.dev/attempt';
 export const FIELD_MANAGER = 'selfheal';
 
-/** One attempt of one action on one target. `marker` is unique per incident and attempt. */
-export interface AttemptContext {
-  target: TargetRef;
-  workload: Workload;
-  params: Action;
-  marker: string;
-  startedAt: Date;
+/** Why automation must not act: a CamelCase reason for the condition and a message for people. */
+export interface Refusal {
+  reason: string;
+  message: string;
 }
 
-export interface ActionProgress {
-  /** The attempt's side effect is on the target (its marker is there). */
-  applied: boolean;
-  /** Where the effect stands: complete, progressing or failed. */
-  rollout: RolloutState;
+/** What an attempt fixes when its intent is recorded, so that its effect is the same every time. */
+export interface AttemptIntent {
+  /** Unique per incident and attempt: the marker the effect carries. */
+  marker: string;
+  /** The attempt's start, as recorded: a restart's restartedAt. */
+  startedAt: Date;
+  /** For scale: the absolute replica count, computed once from the workload the intent saw. */
+  targetReplicas?: number;
 }
 
 /**
- * A remediation action. `refusal`, `progress` and `describe` only read what was observed, so the
- * reconciler's decision stays a pure function; `apply` is the one side effect, idempotent by marker.
+ * A remediation action. Everything but the patch it returns is a pure reading of the workload, so
+ * the reconciler's decision stays a pure function; the patch is a pure function of the recorded
+ * intent, so applying it twice changes nothing (Argo Rollouts' deterministic restartAt).
  */
 export interface RemediationAction {
   readonly type: ActionType;
-  /** Why this action cannot run against this workload, or undefined when it can. */
-  refusal(workload: Workload, params: Action): string | undefined;
-  progress(ctx: AttemptContext): ActionProgress;
-  /** How long the attempt may take before it counts as failed. */
+  /**
+   * Why this action cannot run against this workload now, or undefined when it can. Checked when
+   * an attempt starts and again right before its effect.
+   */
+  refusal(workload: Workload, params: Action): Refusal | undefined;
+  /** What the attempt will do, fixed at intent time: its description and, for scale, the count. */
+  plan(workload: Workload, params: Action): { description: string; targetReplicas?: number };
+  /** How long the attempt may take before it counts as failed (and its claim lapses). */
   timeoutMs(params: Action): number;
-  /** What the action would do, for dry runs and the timeline. */
-  describe(workload: Workload, params: Action): string;
-  apply(ctx: AttemptContext, client: WorkloadClient, now: Date): Promise<void>;
+  /** The strategic merge patch that performs the attempt. */
+  effect(intent: AttemptIntent): object;
+  /** Whether the workload carries this attempt's effect right now. */
+  carries(workload: Workload, intent: AttemptIntent): boolean;
 }

@@ -1,41 +1,54 @@
-import { parseDuration } from '../incidents/durations.ts';
-import { rolloutState, type Workload } from '../verify/rollout.ts';
-import { ATTEMPT_ANNOTATION, FIELD_MANAGER, type AttemptContext, type RemediationAction } from './action.ts';
+import { parseDuration } from '../api/durations.ts';
 import type { Action } from '../api/remediation.ts';
+import { ATTEMPT_ANNOTATION, type RemediationAction } from './action.ts';
+import { templateAnnotations, type Workload } from './workload.ts';
 
-const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
-const templateAnnotations = (w: Workload) => w.object.spec?.template.metadata?.annotations ?? {};
+/** The update strategy of a StatefulSet or DaemonSet; Deployments always roll out a template change. */
+function updateStrategy(workload: Workload): string | undefined {
+  return workload.kind === 'Deployment' ? undefined : workload.object.spec?.updateStrategy?.type;
+}
 
 /**
- * `kubectl rollout restart`: a new restartedAt on the pod template, plus the attempt's marker in the
- * same patch, so a restart is recognisable after a crash and never repeated.
+ * `kubectl rollout restart`: restartedAt on the pod template, set to the attempt's recorded start
+ * (not the time of the patch, so a repeated apply is a no-op), with the attempt's marker in the same
+ * patch, so the restart is recognisable after a crash and never repeated.
  */
 export const rolloutRestart: RemediationAction = {
   type: 'rolloutRestart',
 
   refusal(workload) {
-    if (workload.kind === 'Deployment' && workload.object.spec?.paused) {
-      return `can't restart paused deployment ${workload.object.metadata?.name ?? ''} (run rollout resume first)`;
-    }
+    const name = workload.object.metadata?.name ?? '';
+    if (workload.kind === 'Deployment' && workload.object.spec?.paused)
+      return {
+        reason: 'TargetPaused',
+        message: `can't restart paused deployment ${name} (run rollout resume first)`,
+      };
+    if (updateStrategy(workload) === 'OnDelete')
+      return {
+        reason: 'OnDeleteStrategy',
+        message: `${workload.kind} ${name} uses the OnDelete update strategy: a restart would change the template and roll out nothing until pods are deleted by hand`,
+      };
     return undefined;
   },
 
-  progress(ctx: AttemptContext) {
-    const applied = templateAnnotations(ctx.workload)[ATTEMPT_ANNOTATION] === ctx.marker;
-    return { applied, rollout: rolloutState(ctx.workload) };
+  plan(workload) {
+    return {
+      description: `restart ${workload.kind} ${workload.object.metadata?.name ?? ''} (new restartedAt on the pod template) and wait for its rollout`,
+    };
   },
 
   timeoutMs(params: Action) {
     return parseDuration(params.rolloutRestart?.timeout ?? '5m');
   },
 
-  describe(workload) {
-    return `restart ${workload.kind} ${workload.object.metadata?.name ?? ''} (new restartedAt on the pod template) and wait for its rollout`;
+  effect({ marker, startedAt }) {
+    const annotations = { [RESTARTED_AT_ANNOTATION]: startedAt.toISOString(), [ATTEMPT_ANNOTATION]: marker };
+    return { spec: { template: { metadata: { annotations } } } };
   },
 
-  async apply(ctx, client, now) {
-    const annotations = { [RESTARTED_AT]: now.toISOString(), [ATTEMPT_ANNOTATION]: ctx.marker };
-    await client.patch(ctx.target, { spec: { template: { metadata: { annotations } } } }, FIELD_MANAGER);
+  carries(workload, { marker }) {
+    return templateAnnotations(workload)[ATTEMPT_ANNOTATION] === marker;
   },
 };

@@ -1,9 +1,7 @@
 // Stable identities for alerts: the fingerprint Prometheus and Alertmanager compute for a label set,
-// and the Incident name one firing of an alert maps to. Both must be deterministic, as intake may
+// and the Incident name an episode of a signal maps to. Both must be deterministic, as intake may
 // see the same alert many times (Alertmanager repeats notifications, replicas send them twice) and
 // the name is what makes creating its Incident idempotent.
-import { createHash } from 'node:crypto';
-import { parseRfc3339 } from './payload.ts';
 
 const FNV64_OFFSET = 0xcbf29ce484222325n;
 const FNV64_PRIME = 0x100000001b3n;
@@ -55,22 +53,28 @@ function namePrefix(alertName: string): string {
   return prefix || 'alert';
 }
 
+/** On Incidents raised from alerts: which incident of its signal this is (1, 2, ...). */
+export const EPISODE_LABEL = 'selfheal.dev/episode';
+
+/** The episode number of an incident of a signal; incidents from before episodes count as 0. */
+export function episodeOf(incident: { metadata: { labels?: Record<string, string> } }): number {
+  const value = Number(incident.metadata.labels?.[EPISODE_LABEL]);
+  return Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
 /**
- * The Incident name for one firing of an alert: `<alertname>-<fingerprint[:16]>-<hash(startsAt)[:8]>`,
- * at most 63 characters, so it is both a DNS-1123 subdomain and a valid label value. The start time
- * is part of it because an alert that resolves and fires again is a new incident; it is normalized
- * first, so the same start written with another fractional precision or offset gives the same name.
+ * The Incident name for an episode of a signal: `<alertname>-<fingerprint[:16]>-<episode>`, at most
+ * 63 characters, so it is both a DNS-1123 subdomain and a valid label value. Every sender and replica
+ * that reports a new firing of the signal computes the same name for its next episode, whatever
+ * start time it saw, so the API server lets exactly one of them create it.
  */
-export function incidentNameFor(alert: {
-  labels: Record<string, string>;
-  fingerprint: string;
-  startsAt: string;
-}): string {
+export function incidentNameFor(
+  alert: { labels: Record<string, string>; fingerprint: string },
+  episode: number,
+): string {
   // A fingerprint from a source other than Alertmanager may be missing or not hex; the label set's
   // own fingerprint then stands in, as it identifies the alert just as well.
   const given = alert.fingerprint.toLowerCase().replace(/[^0-9a-f]/g, '');
   const fingerprint = (given || labelsFingerprint(alert.labels)).slice(0, 16);
-  const start = parseRfc3339(alert.startsAt)?.toISOString() ?? alert.startsAt;
-  const startHash = createHash('sha256').update(start).digest('hex').slice(0, 8);
-  return `${namePrefix(alert.labels.alertname ?? '')}-${fingerprint}-${startHash}`;
+  return `${namePrefix(alert.labels.alertname ?? '')}-${fingerprint}-${episode}`;
 }

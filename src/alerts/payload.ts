@@ -17,8 +17,13 @@ export interface ReceivedAlert {
   fingerprint: string;
 }
 
+/** One alert of a notification: taken, or refused with what is wrong, each on its own. */
+export type AlertEntry =
+  { index: number; ok: true; alert: ReceivedAlert } | { index: number; ok: false; errors: string[] };
+
+/** The notification: its alerts one by one, or why the envelope itself is unusable. */
 export type ParsedPayload =
-  { ok: true; alerts: ReceivedAlert[]; truncatedAlerts: number } | { ok: false; errors: string[] };
+  { ok: true; entries: AlertEntry[]; truncatedAlerts: number } | { ok: false; errors: string[] };
 
 /** Go's zero time.Time, which Alertmanager writes as endsAt while an alert is firing. */
 export const zeroTime = '0001-01-01T00:00:00Z';
@@ -33,6 +38,7 @@ export const MAX_LABEL_VALUE_LENGTH = 1024;
 export const MAX_ANNOTATION_VALUE_LENGTH = 16384;
 export const MAX_FINGERPRINT_LENGTH = 64;
 export const MAX_GENERATOR_URL_LENGTH = 2048;
+/** Classic label names; only decides how a name is written in an error path. */
 export const LABEL_NAME_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const RFC3339 =
@@ -146,10 +152,12 @@ function stringMapAt(
   for (const [key, v] of entries) {
     if (problems.full) break;
     const at = keyPath(path, key);
-    if (limits.labelNames && key.length > MAX_LABEL_NAME_LENGTH)
+    // Prometheus 3 allows any UTF-8 label name (service.name, http.route): only empty, over-long
+    // and malformed (lone surrogate) names are refused.
+    if (limits.labelNames && key === '') problems.add(at, 'empty label name');
+    else if (limits.labelNames && excess(key, MAX_LABEL_NAME_LENGTH) !== undefined)
       problems.add(at, `label name is ${key.length} characters, more than ${MAX_LABEL_NAME_LENGTH}`);
-    else if (limits.labelNames && !LABEL_NAME_PATTERN.test(key))
-      problems.add(at, `invalid label name, must match ${LABEL_NAME_PATTERN.source}`);
+    else if (limits.labelNames && !key.isWellFormed()) problems.add(at, 'label name is not valid UTF-8');
     if (typeof v !== 'string') {
       problems.add(at, `must be a string, got ${show(v)}`);
       continue;
@@ -254,9 +262,9 @@ function alertAt(value: unknown, path: string, problems: Problems): ReceivedAler
 }
 
 /**
- * Checks a webhook body (already JSON-decoded) and returns its alerts, or up to MAX_ERRORS messages
- * of the form `<path>: <what is wrong>`. One bad alert rejects the whole payload: Alertmanager
- * sends a group as a unit and would not learn which of its alerts were taken.
+ * Checks a webhook body (already JSON-decoded). The envelope (version, alerts) must be right, or the
+ * whole notification is refused with up to MAX_ERRORS messages `<path>: <what is wrong>`; then each
+ * alert is checked on its own, so one bad alert never costs the good ones of its group.
  */
 export function parseAlertmanagerPayload(body: unknown): ParsedPayload {
   const problems = new Problems();
@@ -277,19 +285,19 @@ export function parseAlertmanagerPayload(body: unknown): ParsedPayload {
     else truncatedAlerts = truncated;
   }
 
-  const alerts: ReceivedAlert[] = [];
+  const entries: AlertEntry[] = [];
   const list = body.alerts;
   if (list === undefined) problems.add('alerts', 'missing');
   else if (!Array.isArray(list)) problems.add('alerts', `must be an array, got ${show(list)}`);
   else if (list.length === 0) problems.add('alerts', 'empty, expected at least one alert');
   else if (list.length > MAX_ALERTS) problems.add('alerts', `${list.length} alerts, more than ${MAX_ALERTS}`);
   else
-    for (const [i, item] of (list as unknown[]).entries()) {
-      if (problems.full) break;
-      const alert = alertAt(item, `alerts[${i}]`, problems);
-      if (alert) alerts.push(alert);
+    for (const [index, item] of (list as unknown[]).entries()) {
+      const own = new Problems();
+      const alert = alertAt(item, `alerts[${index}]`, own);
+      entries.push(alert ? { index, ok: true, alert } : { index, ok: false, errors: own.errors });
     }
 
   if (problems.errors.length > 0) return { ok: false, errors: problems.errors };
-  return { ok: true, alerts, truncatedAlerts };
+  return { ok: true, entries, truncatedAlerts };
 }

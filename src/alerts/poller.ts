@@ -1,7 +1,11 @@
-// Prometheus as an alert source without Alertmanager: polls /api/v1/alerts and feeds firing alerts,
-// and those that stopped firing since the last poll, through the same intake (same names, same
-// dedupe). Run by the leader only; a new leader starts from what Prometheus reports.
+// Prometheus as an alert source without Alertmanager: polls /api/v1/alerts and feeds firing alerts
+// through the same intake (same names, same dedupe), and reports as resolved every open incident it
+// raised whose alert Prometheus no longer fires. That comes from the incidents themselves, not from
+// memory of the last poll, so an alert that stopped while the leader changed is still resolved.
+// Run by the leader only.
 import axios, { type AxiosInstance } from 'axios';
+import { RECURRED_ANNOTATION, SIGNAL_CLEARED_ANNOTATION } from '../api/group.ts';
+import type { IncidentCache } from '../incidents/cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { labelsFingerprint } from './identity.ts';
@@ -19,6 +23,7 @@ export interface PrometheusAlertPollerOptions {
   prometheusUrl: string;
   intervalMs: number;
   intake: AlertIntake;
+  incidents: IncidentCache;
   clock: Clock;
   logger: Logger;
 }
@@ -26,7 +31,6 @@ export interface PrometheusAlertPollerOptions {
 export class PrometheusAlertPoller {
   private readonly options: PrometheusAlertPollerOptions;
   private readonly http: AxiosInstance;
-  private firing = new Map<string, ReceivedAlert>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -38,7 +42,6 @@ export class PrometheusAlertPoller {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.firing = new Map();
     void this.loop();
   }
 
@@ -68,7 +71,7 @@ export class PrometheusAlertPoller {
     if (this.running) this.timer = setTimeout(() => void this.loop(), this.options.intervalMs);
   }
 
-  /** One poll: firing alerts in, alerts gone since the last poll out as resolved. */
+  /** One poll: firing alerts in; open incidents this source raised whose alert is gone, resolved. */
   async poll(): Promise<void> {
     const { data } = await this.http.get<{ status: string; data: { alerts: PrometheusAlert[] } }>(
       '/api/v1/alerts',
@@ -87,10 +90,30 @@ export class PrometheusAlertPoller {
         fingerprint,
       });
     }
-    const gone = [...this.firing.values()]
-      .filter((a) => !current.has(a.fingerprint))
-      .map((a): ReceivedAlert => ({ ...a, status: 'resolved', endsAt: now }));
-    await this.options.intake.ingest([...current.values(), ...gone], 'prometheus');
-    this.firing = current;
+    const gone = this.options.incidents.list().flatMap((incident): ReceivedAlert[] => {
+      const source = incident.spec.source;
+      const phase = incident.status?.phase;
+      if (source.type !== 'prometheus' || !source.fingerprint || !source.startsAt) return [];
+      if (phase === 'Resolved' || phase === 'Closed' || current.has(source.fingerprint)) return [];
+      const annotations = incident.metadata.annotations ?? {};
+      // The latest firing of the signal (a recurrence) and whether it was reported cleared since.
+      const firedAt = [source.startsAt, annotations[RECURRED_ANNOTATION] ?? ''].sort().at(-1) ?? source.startsAt;
+      const clearedAt = annotations[SIGNAL_CLEARED_ANNOTATION];
+      if (clearedAt && clearedAt > firedAt) return [];
+      return [
+        {
+          status: 'resolved',
+          labels: source.labels ?? {},
+          annotations: {},
+          startsAt: firedAt,
+          endsAt: now,
+          fingerprint: source.fingerprint,
+        },
+      ];
+    });
+    const outcomes = await this.options.intake.ingest([...current.values(), ...gone], 'prometheus');
+    const failed = outcomes.filter((o) => o.result === 'failed');
+    if (failed.length > 0)
+      throw new Error(`${failed.length} alert(s) could not be written: ${failed[0]?.note ?? ''}`);
   }
 }

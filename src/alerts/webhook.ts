@@ -1,9 +1,10 @@
-// The Alertmanager webhook receiver, served by every replica. It answers 2xx only once every alert
-// is written to the API server, 5xx when the API server cannot be reached (Alertmanager retries),
-// and 4xx, with what is wrong, for requests that can never succeed (Alertmanager does not retry).
+// The Alertmanager webhook receiver, served by every replica. Each alert of a notification is taken
+// on its own: the answer lists every alert's outcome (or what is wrong with it, by field path). It is
+// 200 once every valid alert is written, 503 while the caches are not synced or when any write failed
+// for a reason that may pass (Alertmanager then retries the whole group, and the alerts already
+// written come back as duplicates), and 4xx only for requests that can never succeed.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ApiException } from '@kubernetes/client-node';
 import { close, listen } from '../runtime/httpserver.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -17,6 +18,8 @@ export interface AlertWebhookOptions {
   /** The bearer token senders must present; undefined only with the explicit insecure setting. */
   token: string | undefined;
   maxBodyBytes: number;
+  /** The caches intake reads are in sync; until then an alert could be judged from an empty cache. */
+  ready: () => boolean;
   metrics: Metrics;
   logger: Logger;
 }
@@ -89,11 +92,31 @@ export class AlertWebhook {
           'not a valid Alertmanager webhook (version 4) payload',
           parsed.errors,
         );
-      const outcomes = await intake.ingest(parsed.alerts, 'alertmanager').catch((error: unknown) => {
-        throw apiFailure(error);
+      if (!this.options.ready())
+        throw new HttpError(503, 'not_ready', 'caches not synced yet: retry shortly');
+      const valid = parsed.entries.flatMap((e) => (e.ok ? [e] : []));
+      const taken = await intake.ingest(
+        valid.map((e) => e.alert),
+        'alertmanager',
+      );
+      const outcomes = new Map(valid.map((e, i) => [e.index, taken[i]]));
+      const alerts = parsed.entries.map((e) =>
+        e.ok ? { index: e.index, ...outcomes.get(e.index) } : { index: e.index, result: 'invalid', errors: e.errors },
+      );
+      const invalid = parsed.entries.length - valid.length;
+      if (invalid > 0) metrics.alertsReceived.inc({ source: 'alertmanager', result: 'invalid' }, invalid);
+      const retry = taken.some((o) => o.result === 'failed');
+      const outcome = retry ? 'unavailable' : valid.length === 0 ? 'invalid' : invalid > 0 ? 'partial' : 'accepted';
+      answered(outcome);
+      const status = retry ? 503 : valid.length === 0 ? 400 : 200;
+      if (status !== 200)
+        logger.warn({ status, outcome, invalid, alerts: parsed.entries.length }, 'alert webhook request not fully taken');
+      this.send(res, status, {
+        status: retry ? 'retry' : valid.length === 0 ? 'error' : 'accepted',
+        ...(retry ? { error: 'an Incident could not be written: the API server is unavailable, retry later' } : {}),
+        ...(valid.length === 0 ? { error: 'no alert of the notification is valid' } : {}),
+        alerts,
       });
-      answered('accepted');
-      this.send(res, 200, { status: 'accepted', alerts: outcomes });
     } catch (error) {
       const failure = error instanceof HttpError ? error : new HttpError(500, 'error', errorMessage(error));
       answered(failure.outcome);
@@ -155,20 +178,4 @@ export class AlertWebhook {
   private send(res: ServerResponse, status: number, body: object): void {
     res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
   }
-}
-
-/** API-server failures: unreachable or 5xx → 503 (retry); a refusal of the Incident itself → 422. */
-function apiFailure(error: unknown): HttpError {
-  const message = errorMessage(error);
-  if (
-    error instanceof ApiException &&
-    error.code >= 400 &&
-    error.code < 500 &&
-    error.code !== 429 &&
-    error.code !== 403 &&
-    error.code !== 401
-  ) {
-    return new HttpError(422, 'rejected', `the API server refused the incident: ${message}`);
-  }
-  return new HttpError(503, 'unavailable', `the API server is unavailable, retry later: ${message}`);
 }

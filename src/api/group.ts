@@ -17,3 +17,8 @@ export const SIGNAL_CLEARED_ANNOTATION = 'selfheal.dev/signal-cleared-at';
 export const RECURRED_ANNOTATION = 'selfheal.dev/recurred-at';
 /** On Incidents raised from alerts: the alert's fingerprint, to find them by signal. */
 export const FINGERPRINT_LABEL = 'selfheal.dev/fingerprint';
+/**
+ * Set by alert intake on an Incident whose policy could not name a target from the alert (a missing
+ * label, say): the reason, which the policy's Ready condition reports.
+ */
+export const TARGET_PROBLEM_ANNOTATION = 'selfheal.dev/target-problem';

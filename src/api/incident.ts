@@ -157,6 +157,7 @@ export const CONDITION_TYPES = [
   'ResponseSLABreached',
   'ResolutionSLABreached',
   'Resolved',
+  'Held',
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -175,7 +176,17 @@ export const Attempt = Type.Object({
       description: "Which of the remediation's actions (0-based) the attempt runs.",
     }),
   ),
-  startedAt: timestamp('When the attempt was recorded, before it acted.'),
+  startedAt: timestamp(
+    'When the attempt was recorded, before it acted; a restart sets restartedAt to exactly this.',
+  ),
+  appliedAt: Type.Optional(timestamp('When its effect was seen on the target.')),
+  targetReplicas: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      description: 'For scale: the absolute count fixed when the intent was recorded.',
+    }),
+  ),
   finishedAt: Type.Optional(timestamp('When it ended.')),
   result: stringEnum(ATTEMPT_RESULTS),
   message: Type.Optional(Type.String({ maxLength: 1024 })),
@@ -267,6 +278,20 @@ export const IncidentStatus = Type.Object({
   ),
   openedAt: Type.Optional(timestamp('When the operator first saw the incident.')),
   resolvedAt: Type.Optional(timestamp('When it was resolved.')),
+  following: Type.Optional(
+    Type.Object(
+      {
+        incident: Type.String({ maxLength: 253, description: 'The incident acting on the same workload.' }),
+        uid: Type.String({ maxLength: 64 }),
+        attempt: Type.String({ maxLength: 128, description: 'Its attempt that claimed the workload.' }),
+        since: timestamp('Since when this incident follows it.'),
+      },
+      {
+        description:
+          'Another incident holds the claim on the target workload: this one does not act, and ends with its outcome.',
+      },
+    ),
+  ),
   plannedActions: Type.Optional(
     Type.Array(PlannedAction, { maxItems: 10, description: 'What a dry run would have done.' }),
   ),

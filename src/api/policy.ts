@@ -11,8 +11,7 @@ export const LabelMatcher = Type.Object(
     name: Type.String({
       minLength: 1,
       maxLength: 128,
-      pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$',
-      description: 'The label name.',
+      description: 'The label name; any UTF-8, as Prometheus 3 allows (service.name, http.route).',
     }),
     operator: stringEnum(MATCH_OPERATORS, {
       default: '=',

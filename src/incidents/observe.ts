@@ -1,26 +1,37 @@
-// What the reconciler looks at before deciding: the policy, the target workload and its namespace
-// (read live from the API server), and, from the cache, what other incidents did to the same target.
+// What the reconciler looks at before deciding, all from informer caches (reads follow changes, not
+// time): the policy, the target workload and its namespace, the claim on the workload judged against
+// its claimant's status, the incident this one follows, what other incidents did to the same target,
+// the storm window and the pause. Only a PromQL check goes out, to Prometheus, while it matters.
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { Incident } from '../api/incident.ts';
 import type { RemediationPolicy } from '../api/policy.ts';
-import type { WorkloadClient } from '../actions/workloads.ts';
+import { claimOf } from '../actions/claim.ts';
+import type { TargetRef, Workload, WorkloadCache } from '../actions/workload.ts';
 import type { PromQL } from '../verify/prometheus.ts';
+import { rolloutState } from '../verify/rollout.ts';
+import { errorMessage } from '../telemetry/logger.ts';
+import type { IncidentCache } from './cache.ts';
 import {
   remediationOf,
+  type ClaimObservation,
   type Observations,
+  type PauseObservation,
   type PromQLObservation,
-  type TargetObservation,
-} from './decide.ts';
+} from './decide/index.ts';
 import type { IncidentSettings } from './settings.ts';
-import { errorMessage } from '../telemetry/logger.ts';
 
-/** Phases in which the decision reads the target workload; the others never touch it. */
-const TARGET_PHASES = new Set([undefined, 'Open', 'Remediating']);
+/** Namespaces as the informer holds them: their annotations carry the per-namespace opt-out. */
+export interface NamespaceCache {
+  /** The namespace's annotations, or undefined when it does not exist. */
+  annotations(namespace: string): Record<string, string> | undefined;
+}
 
 export interface ObserveDeps {
-  incidents: ObjectCache<Incident>;
+  incidents: IncidentCache;
   policies: ObjectCache<RemediationPolicy>;
-  workloads: WorkloadClient;
+  workloads: WorkloadCache;
+  namespaces: NamespaceCache;
+  pause: () => PauseObservation | undefined;
   settings: IncidentSettings;
   /** Undefined when no Prometheus is configured: a PromQL verification then says so. */
   prometheus?: PromQL;
@@ -35,54 +46,79 @@ async function checkPromQL(expression: string, prometheus: PromQL | undefined): 
   }
 }
 
+/** The claim on the workload: binding while the claimant's attempt runs and the claim has not expired. */
+export function observeClaim(
+  incident: Incident,
+  workload: Workload | undefined,
+  incidents: IncidentCache,
+  now: Date,
+): ClaimObservation | undefined {
+  const claim = workload && claimOf(workload);
+  if (!claim) return undefined;
+  const claimant = incidents.get(claim.incident, incident.metadata.namespace ?? '');
+  const running =
+    claimant?.metadata.uid === claim.uid &&
+    (claimant.status?.attempts ?? []).some((a) => a.id === claim.attempt && a.result === 'Running');
+  return {
+    claim,
+    own: claim.uid === incident.metadata.uid,
+    live: running && new Date(claim.expiresAt) > now,
+  };
+}
+
+/** Whether the verification's PromQL result is needed in this pass (verifying, or about to). */
+function needsPromQL(incident: Incident, workload: Workload | undefined): boolean {
+  const phase = incident.status?.phase;
+  if (phase === 'Verifying') return true;
+  // The pass that completes the attempt also starts verification: check now, so that one write
+  // records both.
+  const running = incident.status?.attempts?.find((a) => a.result === 'Running');
+  return phase === 'Remediating' && running?.appliedAt !== undefined && workload !== undefined
+    ? rolloutState(workload).state === 'complete'
+    : false;
+}
+
 export async function observe(incident: Incident, now: Date, deps: ObserveDeps): Promise<Observations> {
   const namespace = incident.metadata.namespace ?? '';
   const policyRef = incident.spec.policyRef;
   const policy = policyRef ? (deps.policies.get(policyRef.name, namespace) ?? null) : undefined;
   const targetSpec = incident.spec.target;
-  let target: TargetObservation | undefined;
-  if (targetSpec && TARGET_PHASES.has(incident.status?.phase)) {
-    const ref = { namespace, kind: targetSpec.kind, name: targetSpec.name };
-    const [workload, namespaceAnnotations] = await Promise.all([
-      deps.workloads.read(ref),
-      deps.workloads.namespaceAnnotations(namespace),
-    ]);
-    target = {
-      ref,
-      ...(workload ? { workload } : {}),
-      ...(namespaceAnnotations ? { namespaceAnnotations } : {}),
-    };
-  } else if (targetSpec) {
-    target = { ref: { namespace, kind: targetSpec.kind, name: targetSpec.name } };
-  }
-  const all = deps.incidents.list();
-  const otherAttemptsOnTarget = targetSpec
-    ? all
-        .filter(
-          (other) =>
-            other.metadata.namespace === namespace &&
-            other.metadata.name !== incident.metadata.name &&
-            other.spec.target?.kind === targetSpec.kind &&
-            other.spec.target.name === targetSpec.name,
-        )
+  const ref: TargetRef | undefined = targetSpec
+    ? { namespace, kind: targetSpec.kind, name: targetSpec.name }
+    : undefined;
+  const workload = ref ? deps.workloads.get(ref) : undefined;
+  const namespaceAnnotations = ref ? deps.namespaces.annotations(namespace) : undefined;
+  const otherAttemptsOnTarget = ref
+    ? deps.incidents
+        .byTarget(ref)
+        .filter((other) => other.metadata.uid !== incident.metadata.uid)
         .flatMap((other) => other.status?.attempts ?? [])
         .filter((a) => a.result !== 'Refused')
         .map((a) => new Date(a.startedAt))
     : [];
-  const windowStart = now.getTime() - deps.settings.storm.windowMs;
-  const openedAt = (i: Incident) =>
-    new Date(i.status?.openedAt ?? i.metadata.creationTimestamp ?? now).getTime();
-  const incidentsInStormWindow = all.filter((i) => openedAt(i) >= windowStart).length;
-  const promQL =
-    incident.status?.phase === 'Verifying'
-      ? remediationOf(incident, policy, deps.settings)?.verification?.promQL
-      : undefined;
+  const following = incident.status?.following;
+  const claim = observeClaim(incident, workload, deps.incidents, now);
+  const pause = deps.pause();
+  const promQL = needsPromQL(incident, workload)
+    ? remediationOf(incident, policy, deps.settings)?.verification?.promQL
+    : undefined;
   return {
     now,
-    ...(promQL ? { promQL: await checkPromQL(promQL, deps.prometheus) } : {}),
     ...(policy !== undefined ? { policy } : {}),
-    ...(target ? { target } : {}),
+    ...(ref
+      ? {
+          target: {
+            ref,
+            ...(workload ? { workload } : {}),
+            ...(namespaceAnnotations ? { namespaceAnnotations } : {}),
+          },
+        }
+      : {}),
+    ...(claim ? { claim } : {}),
+    ...(following ? { followed: deps.incidents.get(following.incident, namespace) ?? null } : {}),
+    ...(pause ? { pause } : {}),
+    ...(promQL ? { promQL: await checkPromQL(promQL, deps.prometheus) } : {}),
     otherAttemptsOnTarget,
-    incidentsInStormWindow,
+    incidentsInStormWindow: deps.incidents.openedSince(new Date(now.getTime() - deps.settings.storm.windowMs)),
   };
 }

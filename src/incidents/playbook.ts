@@ -1,7 +1,7 @@
 // The incident-response playbook: per severity, the response (acknowledge) target, the resolution
 // target, how often stakeholders get an update, and when the post-mortem is due after resolution.
 import type { Severity } from '../api/group.ts';
-import { parseDuration } from './durations.ts';
+import { parseDuration } from '../api/durations.ts';
 
 export interface SeverityTargets {
   responseMs: number;

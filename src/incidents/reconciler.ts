@@ -1,47 +1,44 @@
 // The Incident reconciler: read from the cache → observe → decide (pure) → act idempotently →
 // write the status (only the difference, only when it changed) → emit the transition Events.
-import { CustomObjectsApi, type KubeConfig, type ObjectCache } from '@kubernetes/client-node';
+// An effect is carried out only after the status that records its intent is written, in the same
+// pass (no round trip through the watch), and lands only on the workload version the decision
+// checked; its result is fed back into the decision at once, so the pass ends with the status
+// saying what was done.
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
 import type { Incident, IncidentStatus } from '../api/incident.ts';
-import type { RemediationPolicy } from '../api/policy.ts';
-import type { WorkloadClient } from '../actions/workloads.ts';
+import { claimAnnotation } from '../actions/claim.ts';
+import { describeTarget, WorkloadConflictError, type Workload, type WorkloadWriter } from '../actions/workload.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { splitKey } from '../runtime/informer.ts';
+import type { ApiClientFactory } from '../runtime/kube.ts';
+import { mergePatch } from '../runtime/mergepatch.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { decide, type ActionRegistry, type Plan } from './decide.ts';
-import { observe } from './observe.ts';
-import type { IncidentSettings } from './settings.ts';
-import type { PromQL } from '../verify/prometheus.ts';
+import { decide, type ActionRegistry, type ApplyEffect, type Observations, type Plan } from './decide/index.ts';
+import { observe, observeClaim, type ObserveDeps } from './observe.ts';
 
-export interface IncidentReconcilerDeps {
-  incidents: ObjectCache<Incident>;
-  policies: ObjectCache<RemediationPolicy>;
-  workloads: WorkloadClient;
+export type FaultPoint = 'after-intent' | 'after-effect';
+
+export interface IncidentReconcilerDeps extends ObserveDeps {
+  /** The leader's fenced writer: it refuses to send once leadership is not certain. */
+  workloadWriter: WorkloadWriter;
   status: StatusWriter;
   events: EventRecorder;
-  /** Reads an incident straight from the API server (the cache may lag behind a write). */
+  /** Reads an incident straight from the API server, for the rare effect no intent write preceded. */
   readIncident: (namespace: string, name: string) => Promise<Incident>;
   actions: ActionRegistry;
-  settings: IncidentSettings;
-  /** For PromQL verification; undefined when no Prometheus is configured. */
-  prometheus?: PromQL;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
-  isLeader: () => boolean;
   /** Test hook for crash-safety tests: called at named points; may end the process. */
-  faultPoint?: (point: 'after-intent' | 'after-effect') => void;
+  faultPoint?: (point: FaultPoint) => void;
 }
 
-export class NotLeaderError extends Error {
-  constructor(step: string) {
-    super(`not the leader any more: skipped ${step}`);
-  }
-}
+const STATUS = { group: GROUP, version: VERSION, plural: 'incidents' } as const;
 
 export class IncidentReconciler implements Reconciler {
   private readonly deps: IncidentReconcilerDeps;
@@ -53,66 +50,94 @@ export class IncidentReconciler implements Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const { namespace, name } = splitKey(key);
     const { deps } = this;
-    const incident = deps.incidents.get(name, namespace);
-    if (!incident) return {};
-    const now = deps.clock.now();
-    const observations = await observe(incident, now, deps);
-    const plan = decide(incident, observations, deps.settings, deps.actions);
+    const cached = deps.incidents.get(name, namespace);
+    if (!cached) return {};
     const log = deps.logger.child({ incident: name, namespace });
+    let incident = cached;
+    let observations = await observe(incident, deps.clock.now(), deps);
+    let plan = decide(incident, observations, deps.settings, deps.actions);
 
     if (plan.effect) {
-      const { attempt, action, marker } = plan.effect;
-      // Act only on the intent the API server holds right now, never on a stale cached copy.
-      const live = await deps.readIncident(namespace, name);
-      if (live.metadata.resourceVersion !== incident.metadata.resourceVersion) return { requeueAfterMs: 0 };
-      const target = observations.target;
-      const handler = deps.actions[attempt.action];
-      if (!target?.workload || !handler) return { requeueAfterMs: 0 };
-      this.mustLead('the action');
-      log.info({ attemptId: attempt.id, action: attempt.action, target: target.ref }, 'acting');
-      await handler.apply(
-        {
-          target: target.ref,
-          workload: target.workload,
-          params: action,
-          marker,
-          startedAt: new Date(attempt.startedAt),
-        },
-        deps.workloads,
-        now,
+      const recordsIntent = plan.status.attempts?.some(
+        (a) => a.id === plan.effect?.attempt.id && !incident.status?.attempts?.some((b) => b.id === a.id),
       );
-      deps.faultPoint?.('after-effect');
+      if (mergeWouldChange(incident.status, plan.status)) {
+        incident = await this.write(incident, plan, log);
+        if (recordsIntent) deps.faultPoint?.('after-intent');
+      } else {
+        // An attempt recorded earlier whose effect did not happen (a crash, a new leader): make sure
+        // the cache is not behind what the API server holds before acting on it.
+        const live = await deps.readIncident(namespace, name);
+        if (live.metadata.resourceVersion !== incident.metadata.resourceVersion) {
+          incident = live;
+          observations = await observe(incident, deps.clock.now(), deps);
+          plan = decide(incident, observations, deps.settings, deps.actions);
+        }
+      }
+      if (plan.effect) {
+        const workload = await this.apply(plan.effect, observations, log);
+        deps.faultPoint?.('after-effect');
+        // Decide again on the workload as written: the attempt is now applied (or, after a conflict,
+        // another incident's claim is seen), and this pass's write says so.
+        observations = this.withWorkload(incident, observations, workload);
+        plan = decide(incident, observations, deps.settings, deps.actions);
+      }
     }
 
-    this.mustLead('the status write');
-    const written = await deps.status.write(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: 'incidents',
-        namespace,
-        name,
-        resourceVersion: incident.metadata.resourceVersion,
-      },
-      incident.status,
-      plan.status,
-    );
-    if (written) {
-      this.recordOutcome(incident, plan, log);
-      if (
-        plan.status.attempts?.some(
-          (a) => a.result === 'Running' && !incident.status?.attempts?.some((b) => b.id === a.id),
-        )
-      ) {
-        deps.faultPoint?.('after-intent');
-      }
-      await Promise.all(plan.events.map((e) => deps.events.record(incident, e.type, e.reason, e.note)));
-    }
+    if (mergeWouldChange(incident.status, plan.status)) await this.write(incident, plan, log);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 
-  private mustLead(step: string): void {
-    if (!this.deps.isLeader()) throw new NotLeaderError(step);
+  /** The effect, conditioned on the checked version; a conflict yields the workload as it is now. */
+  private async apply(effect: ApplyEffect, observations: Observations, log: Logger): Promise<Workload | undefined> {
+    const { deps } = this;
+    const target = observations.target;
+    const action = deps.actions[effect.attempt.action];
+    if (!target || !action) throw new Error(`attempt ${effect.attempt.id} has no target or action to apply`);
+    const body = action.effect(effect.intent) as { metadata?: { annotations?: Record<string, string> } };
+    const claimed = {
+      ...body,
+      metadata: { ...body.metadata, annotations: { ...body.metadata?.annotations, ...claimAnnotation(effect.claim) } },
+    };
+    log.info(
+      { attemptId: effect.attempt.id, action: effect.attempt.action, target: describeTarget(target.ref) },
+      'acting',
+    );
+    try {
+      return await deps.workloadWriter.patch(target.ref, claimed, effect.resourceVersion);
+    } catch (error) {
+      if (!(error instanceof WorkloadConflictError)) throw error;
+      log.info({ target: describeTarget(target.ref) }, 'workload changed since it was checked; deciding again on it');
+      return deps.workloadWriter.read(target.ref);
+    }
+  }
+
+  private withWorkload(incident: Incident, observations: Observations, workload: Workload | undefined): Observations {
+    const target = observations.target;
+    if (!target) return observations;
+    const { workload: _previous, ...rest } = target;
+    const claim = observeClaim(incident, workload, this.deps.incidents, observations.now);
+    const { claim: _previousClaim, ...others } = observations;
+    return {
+      ...others,
+      target: { ...rest, ...(workload ? { workload } : {}) },
+      ...(claim ? { claim } : {}),
+    };
+  }
+
+  /** Writes the plan's status and its Events; returns the incident as written. */
+  private async write(incident: Incident, plan: Plan, log: Logger): Promise<Incident> {
+    const { deps } = this;
+    const { namespace = '', name = '', resourceVersion } = incident.metadata;
+    const written = await deps.status.write(
+      { ...STATUS, namespace, name, resourceVersion },
+      incident.status,
+      plan.status,
+    );
+    if (written === undefined) return incident;
+    this.recordOutcome(incident, plan, log);
+    await Promise.all(plan.events.map((e) => deps.events.record(incident, e.type, e.reason, e.note)));
+    return { ...incident, metadata: { ...incident.metadata, resourceVersion: written }, status: plan.status };
   }
 
   /** Logs and metrics for what changed between the stored status and the written one. */
@@ -163,9 +188,14 @@ export class IncidentReconciler implements Reconciler {
   }
 }
 
+/** Whether writing `desired` over `current` would change anything (what the status writer sends). */
+function mergeWouldChange(current: IncidentStatus | undefined, desired: IncidentStatus): boolean {
+  return mergePatch(current ?? {}, desired) !== undefined;
+}
+
 /** Reads an incident from the API server, bypassing the cache. */
-export function incidentReader(kc: KubeConfig): (namespace: string, name: string) => Promise<Incident> {
-  const api = kc.makeApiClient(CustomObjectsApi);
+export function incidentReader(clients: ApiClientFactory): (namespace: string, name: string) => Promise<Incident> {
+  const api = clients.makeApiClient(CustomObjectsApi);
   return async (namespace, name) =>
     (await api.getNamespacedCustomObject({
       group: GROUP,

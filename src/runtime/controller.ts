@@ -1,5 +1,6 @@
 // Runs a reconciler over a work queue with N workers, only while this replica leads. Keys come from
 // informer events; on taking the lead every cached key is queued once, so nothing waits for a change.
+import { ApiException } from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -22,7 +23,12 @@ export interface ControllerOptions {
   /** Every key the cache holds, queued when this replica starts leading. */
   allKeys: () => string[];
   backoff?: { baseMs: number; maxMs: number };
+  /** Overall limit on retries across keys (client-go: 10 qps, burst 100). */
+  retryLimit?: { qps: number; burst: number };
 }
+
+/** A write that lost to a newer version: the cache will deliver it; retry without alarm. */
+const isConflict = (error: unknown) => error instanceof ApiException && error.code === 409;
 
 export class Controller {
   private readonly options: ControllerOptions;
@@ -48,6 +54,7 @@ export class Controller {
     const { name, metrics } = this.options;
     const queue = new WorkQueue({
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+      ...(this.options.retryLimit ? { retryLimit: this.options.retryLimit } : {}),
       onDepthChange: (depth) => metrics.workqueueDepth.set({ controller: name }, depth),
     });
     this.queue = queue;
@@ -80,15 +87,16 @@ export class Controller {
           queue.addAfter(key, requeueAfterMs);
         }
       } catch (error) {
-        result = 'error';
-        logger.warn(
+        const conflict = isConflict(error);
+        result = conflict ? 'conflict' : 'error';
+        logger[conflict ? 'debug' : 'warn'](
           {
             controller: name,
             key,
             err: errorMessage(error),
             retries: queue.numRequeues(key),
           },
-          'reconcile failed; retrying with backoff',
+          conflict ? 'conflict with a newer version; retrying' : 'reconcile failed; retrying with backoff',
         );
         queue.addRateLimited(key);
       } finally {

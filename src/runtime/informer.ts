@@ -1,9 +1,12 @@
-// A client-node informer under supervision. client-node's ListWatch stops for good on any error
-// other than 410 Gone or a client-side timeout (a refused connection, a 401/403, a failed list);
-// this restarts it with backoff, and tells readiness whether the cache is in sync with the API.
+// A client-node ListWatch under supervision, with what controller-runtime's cache adds on top:
+// client-node's ListWatch stops for good on any error other than 410 Gone or a client-side timeout
+// (a refused connection, a 401/403, a failed list), so this restarts it with backoff and tells
+// readiness whether the cache is in sync; objects are trimmed before they are cached (managedFields
+// alone is often most of an object); lists are paged; and named indexes answer "which objects have
+// this value" without scanning, as client-go's Indexer does.
 import {
-  makeInformer,
-  type Informer,
+  ListWatch,
+  Watch,
   type KubeConfig,
   type KubernetesObject,
   type ObjectCache,
@@ -18,7 +21,7 @@ export type ObjectKey = string;
  * timestamps are strings, unlike client-node's typed models; only name and namespace matter here.
  */
 export interface CachedObject {
-  metadata: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 export function keyOf(obj: CachedObject | KubernetesObject): ObjectKey {
@@ -30,26 +33,55 @@ export function splitKey(key: ObjectKey): { namespace: string; name: string } {
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/** One page of a list: its items, and where the next page starts. */
+export interface ListPage {
+  items: unknown[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+export type ChangeType = 'add' | 'update' | 'delete';
+
+/** The values of an object under one index (client-go's IndexFunc); an object may have several. */
+export type IndexFunction<T> = (obj: T) => string[];
+
+export type ChangeListener<T> = (key: ObjectKey, obj: T, change: ChangeType) => void;
+
 export interface SupervisedInformerOptions<T extends CachedObject> {
   kc: KubeConfig;
   /** Watch path, e.g. /apis/selfheal.dev/v1alpha1/incidents (all namespaces). */
   path: string;
-  /** Lists all objects: the API's list response, whose items the cache then holds as T. */
-  list: () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
+  /** Lists one page (at most `limit` objects, from `continueToken`). */
+  list: (page: { limit: number; continueToken?: string }) => Promise<ListPage>;
   logger: Logger;
-  /** Called with the key of every object added, changed or deleted. */
-  onChange: (key: ObjectKey, obj: T) => void;
   /**
    * Called when the cache is in sync again after a failure: keys that failed meanwhile may be
    * waiting out a long backoff although nothing changed, so they are worth a look now.
    */
   onResync?: () => void;
+  /** Trims an object before it is cached; managedFields are always dropped. */
+  transform?: (obj: T) => T;
+  labelSelector?: string;
+  fieldSelector?: string;
   backoff?: { baseMs: number; maxMs: number };
+  pageSize?: number;
+}
+
+/** managedFields say who set which field: the operator never reads them, and they dominate size. */
+function stripManagedFields<T>(obj: T): T {
+  const metadata = (obj as { metadata?: { managedFields?: unknown } }).metadata;
+  if (metadata?.managedFields !== undefined) delete metadata.managedFields;
+  return obj;
 }
 
 export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T> {
-  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly listWatch: ListWatch<KubernetesObject>;
   private readonly options: SupervisedInformerOptions<T>;
+  private readonly listeners: ChangeListener<T>[] = [];
+  private readonly indexers = new Map<string, IndexFunction<T>>();
+  /** index name → value → keys */
+  private readonly indexes = new Map<string, Map<string, Set<ObjectKey>>>();
+  /** index name → key → the values it was indexed under (to unindex on change) */
+  private readonly indexed = new Map<string, Map<ObjectKey, string[]>>();
   private synced = false;
   private stopped = false;
   private failures = 0;
@@ -58,15 +90,59 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
 
   constructor(options: SupervisedInformerOptions<T>) {
     this.options = options;
-    // client-node types its cache by its own models; the objects are the JSON the API sends.
-    const list = options.list as () => Promise<{ items: KubernetesObject[] }>;
-    this.informer = makeInformer<KubernetesObject>(options.kc, options.path, list) as unknown as Informer<T> &
-      ObjectCache<T>;
-    const changed = (obj: T) => options.onChange(keyOf(obj), obj);
-    this.informer.on('add', changed);
-    this.informer.on('update', changed);
-    this.informer.on('delete', changed);
-    this.informer.on('error', (error: unknown) => this.failed(error));
+    const trim = (raw: unknown): KubernetesObject => {
+      const obj = stripManagedFields(raw as T);
+      return options.transform ? options.transform(obj) : obj;
+    };
+    const pageSize = options.pageSize ?? 500;
+    // All pages of one consistent list: the continue token pins the first page's resourceVersion.
+    const listAll = async () => {
+      const items: KubernetesObject[] = [];
+      let first: ListPage | undefined;
+      let continueToken: string | undefined;
+      do {
+        const page = await options.list({ limit: pageSize, ...(continueToken ? { continueToken } : {}) });
+        first ??= page;
+        for (const item of page.items) items.push(trim(item));
+        continueToken = page.metadata?.continue || undefined;
+      } while (continueToken);
+      return { items, metadata: { resourceVersion: first.metadata?.resourceVersion ?? '' } };
+    };
+    const watch = new Watch(options.kc);
+    // Bookmarks keep a quiet watch's resourceVersion fresh, so a reconnect rarely needs a relist.
+    const trimmingWatch = {
+      watch: (
+        path: string,
+        params: Record<string, string | number | boolean | undefined>,
+        callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
+        done: (err: unknown) => void,
+      ) =>
+        watch.watch(
+          path,
+          { ...params, allowWatchBookmarks: true },
+          (phase, obj, watchObj) =>
+            callback(phase, phase === 'BOOKMARK' || phase === 'ERROR' ? obj : trim(obj), watchObj),
+          done,
+        ),
+    } as unknown as Watch;
+    this.listWatch = new ListWatch<KubernetesObject>(
+      options.path,
+      trimmingWatch,
+      listAll,
+      false,
+      options.labelSelector,
+      options.fieldSelector,
+    );
+    const changed = (change: ChangeType) => (raw: KubernetesObject) => {
+      const obj = raw as unknown as T;
+      const key = keyOf(obj);
+      this.reindex(key, change === 'delete' ? undefined : obj);
+      for (const listener of this.listeners) listener(key, obj, change);
+    };
+    this.listWatch.on('add', changed('add'));
+    this.listWatch.on('update', changed('update'));
+    this.listWatch.on('delete', changed('delete'));
+    this.listWatch.on('error', (error: unknown) => this.failed(error));
   }
 
   /** True once the cache holds a complete list and its watch runs; false after any error. */
@@ -75,11 +151,39 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
+    return this.listWatch.get(name, namespace) as T | undefined;
   }
 
+  /** Copies the cached objects into a new array: for rare whole-cache passes, not hot paths. */
   list(namespace?: string): ReadonlyArray<T> {
-    return this.informer.list(namespace);
+    return this.listWatch.list(namespace) as unknown as ReadonlyArray<T>;
+  }
+
+  /** Called with the key of every object added, changed or deleted, after the indexes are updated. */
+  onChange(listener: ChangeListener<T>): void {
+    this.listeners.push(listener);
+  }
+
+  /** Adds a named index; existing objects are indexed at once. Add indexes before start(). */
+  addIndex(name: string, indexFunction: IndexFunction<T>): void {
+    if (this.indexers.has(name)) throw new Error(`index ${name} exists already`);
+    this.indexers.set(name, indexFunction);
+    this.indexes.set(name, new Map());
+    this.indexed.set(name, new Map());
+    for (const obj of this.list()) this.reindex(keyOf(obj), obj);
+  }
+
+  /** The cached objects whose index `name` has `value`. */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`no index named ${name}`);
+    const found: T[] = [];
+    for (const key of index.get(value) ?? []) {
+      const { namespace, name: objectName } = splitKey(key);
+      const obj = this.get(objectName, namespace || undefined);
+      if (obj) found.push(obj);
+    }
+    return found;
   }
 
   async start(): Promise<void> {
@@ -91,13 +195,34 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     this.stopped = true;
     this.synced = false;
     clearTimeout(this.restartTimer);
-    await this.informer.stop();
+    await this.listWatch.stop();
+  }
+
+  private reindex(key: ObjectKey, obj: T | undefined): void {
+    for (const [name, indexFunction] of this.indexers) {
+      const index = this.indexes.get(name);
+      const indexed = this.indexed.get(name);
+      if (!index || !indexed) continue;
+      for (const value of indexed.get(key) ?? []) {
+        const keys = index.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index.delete(value);
+      }
+      const values = obj ? indexFunction(obj) : [];
+      if (values.length === 0) indexed.delete(key);
+      else indexed.set(key, values);
+      for (const value of values) {
+        let keys = index.get(value);
+        if (!keys) index.set(value, (keys = new Set()));
+        keys.add(key);
+      }
+    }
   }
 
   private async run(): Promise<void> {
     const epoch = ++this.epoch;
     try {
-      await this.informer.start();
+      await this.listWatch.start();
     } catch (error) {
       this.failed(error);
       return;

@@ -30,7 +30,13 @@ export interface LeaderElectorOptions {
   /** How long the leader keeps acting without a successful renewal. Must be below leaseDurationMs. */
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Wall-clock time, only for the timestamps written on the Lease for people to read. */
   clock?: Clock;
+  /**
+   * Monotonic milliseconds for every duration the election computes (performance.now by default):
+   * a wall-clock step can neither extend nor cut short a lease.
+   */
+  monotonic?: () => number;
   logger?: Logger;
 }
 
@@ -41,7 +47,7 @@ export interface LeaderCallbacks {
   onNewLeader?(identity: string): void;
 }
 
-/** What this replica last saw of the lease, and when it saw it change (by its own clock). */
+/** What this replica last saw of the lease, and when it saw it change (monotonic ms). */
 interface Observation {
   resourceVersion: string;
   holder: string;
@@ -58,9 +64,11 @@ type State = 'new' | 'running' | 'stopped';
  * so clock skew between nodes does not matter); writes carry the resourceVersion that was read, so two
  * candidates racing for the same lease cannot both win.
  *
- * Safety rests on renewDeadline < leaseDuration: a leader that cannot renew calls onStoppedLeading
- * renewDeadline after the start of its last successful renewal, while a follower waits at least
- * leaseDuration after that renewal reached the API server.
+ * Safety rests on renewDeadline < leaseDuration: a leader's claim is valid until renewDeadline after
+ * the start of its last successful renewal (monotonic time), and isLeader() is false from then on
+ * even if the event loop was blocked and no timer has fired; a follower waits at least leaseDuration
+ * after that renewal reached the API server. Requests the leader sends must time out within
+ * leaseDuration - renewDeadline, so that none is still in flight when a follower can take over.
  */
 export class LeaderElector {
   private readonly client: LeaseClient;
@@ -71,11 +79,14 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private readonly clock: Clock;
+  private readonly monotonic: () => number;
   private readonly logger: Logger;
 
   private state: State = 'new';
   private callbacks: LeaderCallbacks | undefined;
   private leading = false;
+  /** Monotonic ms until which this replica may act as leader. */
+  private validUntil = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
@@ -94,6 +105,7 @@ export class LeaderElector {
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
     this.clock = opts.clock ?? systemClock;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
     this.logger = opts.logger ?? createLogger();
     if (this.identity === '') throw new Error('leader election needs a non-empty identity');
     if (!(this.renewDeadlineMs < this.leaseDurationMs)) {
@@ -113,8 +125,14 @@ export class LeaderElector {
     this.schedule(0);
   }
 
+  /** True only while the last successful renewal is younger than renewDeadline (monotonic). */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.monotonic() < this.validUntil;
+  }
+
+  /** When the current claim lapses, on the wall clock (for logs and tests that compare with audit logs). */
+  validUntilWallClock(): Date {
+    return new Date(this.clock.now().getTime() + (this.validUntil - this.monotonic()));
   }
 
   /**
@@ -155,7 +173,7 @@ export class LeaderElector {
 
   /** One round of acquire-or-renew. Never rejects: errors are logged and the next round retries. */
   private async attempt(): Promise<void> {
-    const startedAt = this.clock.now().getTime();
+    const startedAt = this.monotonic();
     const abort = new AbortController();
     const timeout = setTimeout(() => {
       abort.abort(new Error(`lease request timed out after ${this.renewDeadlineMs} ms`));
@@ -174,8 +192,9 @@ export class LeaderElector {
     if (this.state !== 'running') return;
 
     // Measured from the start of the round: the renewal reached the server no earlier than that.
-    const remainingMs = this.renewDeadlineMs - (this.clock.now().getTime() - startedAt);
+    const remainingMs = this.renewDeadlineMs - (this.monotonic() - startedAt);
     if (held && remainingMs > 0) {
+      this.validUntil = startedAt + this.renewDeadlineMs;
       this.armDeadline(remainingMs);
       if (!this.leading) {
         this.leading = true;
@@ -259,14 +278,14 @@ export class LeaderElector {
       holder,
       // The holder's own promise (1 s after a release) rather than ours, as client-go does.
       leaseDurationMs: seconds !== undefined && seconds > 0 ? seconds * 1000 : this.leaseDurationMs,
-      observedAt: this.clock.now().getTime(),
+      observedAt: this.monotonic(),
     };
   }
 
   private expired(): boolean {
     const seen = this.observation;
     if (seen === undefined) return true;
-    return this.clock.now().getTime() - seen.observedAt > seen.leaseDurationMs;
+    return this.monotonic() - seen.observedAt > seen.leaseDurationMs;
   }
 
   private armDeadline(delayMs: number): void {
@@ -284,6 +303,7 @@ export class LeaderElector {
     this.deadlineTimer = undefined;
     if (!this.leading) return;
     this.leading = false;
+    this.validUntil = 0;
     this.logger.warn({ lease: this.leaseRef, identity: this.identity, reason }, 'stopped leading');
     this.notify('onStoppedLeading', () => this.callbacks?.onStoppedLeading());
   }

@@ -1,7 +1,8 @@
 // Writes a custom resource's status through the /status subresource: only the difference, only when
 // there is one, and only over the version that was read (resourceVersion), so two writers can never
 // both win: the API server is the lock (a 409 Conflict sends the key back to the queue).
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { ApiClientFactory } from './kube.ts';
 import { mergePatch } from './mergepatch.ts';
 
 export interface StatusTarget {
@@ -14,24 +15,27 @@ export interface StatusTarget {
 }
 
 export interface StatusWriter {
-  /** Returns false when the status was already as wanted (nothing written). */
-  write(target: StatusTarget, current: unknown, desired: unknown): Promise<boolean>;
+  /**
+   * Writes the difference; resolves to the object's new resourceVersion, or undefined when the
+   * status was already as wanted (nothing written). A 409 means the object changed since it was read.
+   */
+  write(target: StatusTarget, current: unknown, desired: unknown): Promise<string | undefined>;
 }
 
 export class KubeStatusWriter implements StatusWriter {
   private readonly api: CustomObjectsApi;
   private readonly fieldManager: string;
 
-  constructor(kc: KubeConfig, fieldManager: string) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
+  constructor(clients: ApiClientFactory, fieldManager: string) {
+    this.api = clients.makeApiClient(CustomObjectsApi);
     this.fieldManager = fieldManager;
   }
 
-  async write(target: StatusTarget, current: unknown, desired: unknown): Promise<boolean> {
+  async write(target: StatusTarget, current: unknown, desired: unknown): Promise<string | undefined> {
     const status = mergePatch(current ?? {}, desired);
-    if (status === undefined) return false;
+    if (status === undefined) return undefined;
     const { group, version, plural, namespace, name, resourceVersion } = target;
-    await this.api.patchNamespacedCustomObjectStatus(
+    const written = (await this.api.patchNamespacedCustomObjectStatus(
       {
         group,
         version,
@@ -42,7 +46,7 @@ export class KubeStatusWriter implements StatusWriter {
         body: { metadata: resourceVersion ? { resourceVersion } : {}, status },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    return true;
+    )) as { metadata?: { resourceVersion?: string } };
+    return written.metadata?.resourceVersion ?? '';
   }
 }

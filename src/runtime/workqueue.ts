@@ -1,5 +1,6 @@
 import { DEFAULT_ITEM_BACKOFF, exponentialBackoff, type BackoffOptions } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { TokenBucket } from './ratelimit.ts';
 
 /** Starts a one-shot timer and returns a function that cancels it. */
 export type ScheduleTimer = (callback: () => void, delayMs: number) => () => void;
@@ -22,6 +23,11 @@ export const realTimers: ScheduleTimer = (callback, delayMs) => {
 export interface WorkQueueOptions {
   /** Per-key backoff of `addRateLimited`; defaults to client-go's 5 ms doubling up to 1000 s. */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * An overall limit on `addRateLimited` across all keys (client-go's default: 10 qps, burst 100);
+   * the retry waits for whichever is later, its key's backoff or a token.
+   */
+  retryLimit?: { qps: number; burst: number };
   clock?: Clock;
   scheduleTimer?: ScheduleTimer;
   /** Called whenever the number of ready keys changes, e.g. to set a depth gauge. */
@@ -50,6 +56,7 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private readonly drained = Promise.withResolvers<undefined>();
   private readonly backoff: BackoffOptions;
+  private readonly retryBucket: TokenBucket | undefined;
   private readonly clock: Clock;
   private readonly scheduleTimer: ScheduleTimer;
   private readonly onDepthChange: ((depth: number) => void) | undefined;
@@ -61,6 +68,9 @@ export class WorkQueue {
     // Rejects bad options here rather than at the first failure, far from the configuration.
     exponentialBackoff(0, this.backoff);
     this.clock = options.clock ?? systemClock;
+    this.retryBucket = options.retryLimit
+      ? new TokenBucket(options.retryLimit.qps, options.retryLimit.burst, this.clock)
+      : undefined;
     this.scheduleTimer = options.scheduleTimer ?? realTimers;
     this.onDepthChange = options.onDepthChange;
   }
@@ -91,11 +101,15 @@ export class WorkQueue {
     this.delayed.set(key, { readyAt, cancel });
   }
 
-  /** Adds the key after its backoff delay, which doubles with each call until `forget`. */
+  /**
+   * Adds the key after its backoff delay, which doubles with each call until `forget`, or later
+   * when the overall retry limit says so.
+   */
   addRateLimited(key: string): void {
     const failures = this.numRequeues(key);
     this.failures.set(key, failures + 1);
-    this.addAfter(key, exponentialBackoff(failures, this.backoff));
+    const overall = this.retryBucket?.reserve() ?? 0;
+    this.addAfter(key, Math.max(exponentialBackoff(failures, this.backoff), overall));
   }
 
   /** Resets the key's backoff, typically after it was processed successfully. */

@@ -78,6 +78,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly alertsReceived = new Counter({
+    name: 'selfheal_alerts_total',
+    help: 'Alerts taken in, by source (alertmanager, prometheus) and outcome (created, duplicate, reopened, cleared, unmatched, escalation-only, unknown-incident, invalid, refused, failed).',
+    labelNames: ['source', 'result'] as const,
+    registers: [this.registry],
+  });
   readonly alertsUnmatched = new Counter({
     name: 'selfheal_alerts_unmatched_total',
     help: 'Firing alerts that no RemediationPolicy matched, by alert name.',

@@ -1,16 +1,12 @@
 // Whether a workload's rollout has completed, by the rules `kubectl rollout status` applies
 // (kubectl pkg/polymorphichelpers/rollout_status.go), so "verified" means what kubectl would say.
 import type { V1DaemonSet, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { Workload } from '../actions/workload.ts';
 
 export type RolloutState =
   | { state: 'complete'; message: string }
   | { state: 'progressing'; message: string }
   | { state: 'failed'; message: string };
-
-export type Workload =
-  | { kind: 'Deployment'; object: V1Deployment }
-  | { kind: 'StatefulSet'; object: V1StatefulSet }
-  | { kind: 'DaemonSet'; object: V1DaemonSet };
 
 const progressing = (message: string): RolloutState => ({ state: 'progressing', message });
 

@@ -6,7 +6,7 @@ import {
   selectPolicy,
   severityFor,
   targetFor,
-} from '../../src/alerts/matching.ts';
+} from '../../src/policies/matching.ts';
 import type { Severity } from '../../src/api/group.ts';
 import type { LabelMatcher, RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
 

@@ -1,6 +1,7 @@
-import type { ConditionType, IncidentStatus } from '../api/incident.ts';
+import type { Static } from 'typebox';
+import type { Condition as ConditionSchema } from '../api/schema.ts';
 
-type Condition = NonNullable<IncidentStatus['conditions']>[number];
+type Condition = Static<typeof ConditionSchema>;
 
 /**
  * Sets a condition the Kubernetes way: lastTransitionTime moves only when the status flips, so
@@ -8,7 +9,7 @@ type Condition = NonNullable<IncidentStatus['conditions']>[number];
  */
 export function setCondition(
   conditions: Condition[] | undefined,
-  type: ConditionType,
+  type: string,
   status: 'True' | 'False' | 'Unknown',
   reason: string,
   message: string,
@@ -27,12 +28,4 @@ export function setCondition(
     ...(observedGeneration !== undefined ? { observedGeneration } : {}),
   };
   return existing ? list.map((c) => (c.type === type ? next : c)) : [...list, next];
-}
-
-export function conditionIs(
-  status: IncidentStatus | undefined,
-  type: ConditionType,
-  value: 'True' | 'False' = 'True',
-): boolean {
-  return status?.conditions?.some((c) => c.type === type && c.status === value) ?? false;
 }

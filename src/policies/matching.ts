@@ -49,12 +49,23 @@ export function compileMatcherRegex(pattern: string): RegExp | { error: string }
  * Why a pattern is refused though JavaScript could run it: backreferences and lookaround are not
  * RE2, and inline flags such as (?i) are RE2 but escape the linear-time engine V8 can fall back to
  * on catastrophic backtracking (--enable-experimental-regexp-engine-on-excessive-backtracks), so
- * a policy could stall the operator with them.
+ * a policy could stall the operator with them. A repeated group that itself repeats, such as
+ * (a+)+, is valid RE2 (and linear there) but is the classic catastrophic pattern of backtracking
+ * engines: it is refused rather than left to the fallback's heuristics.
  */
 function unsupportedSyntax(pattern: string): string | undefined {
   let inClass = false as boolean;
+  // Per open group: whether it contains an unbounded repetition.
+  const groups: boolean[] = [];
+  let lastGroupRepeats = false;
+  const unbounded = (at: number) => {
+    const c = pattern[at];
+    return c === '+' || c === '*' || (c === '{' && /^\{[0-9]+,\}/.test(pattern.slice(at)));
+  };
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
+    const closedGroupRepeats = lastGroupRepeats;
+    lastGroupRepeats = false;
     if (c === '\\') {
       const next = pattern[++i] ?? '';
       if (!inClass && /[1-9k]/.test(next)) return 'backreferences are not supported';
@@ -66,12 +77,21 @@ function unsupportedSyntax(pattern: string): string | undefined {
       if (/^\?(=|!|<=|<!)/.test(after)) return 'lookaround is not supported';
       if (/^\?[a-zA-Z-]/.test(after) && !after.startsWith('?P<'))
         return 'inline flags such as (?i) are not supported; spell out cases, as in [Cc]ritical';
+      groups.push(false);
+    } else if (c === ')') {
+      lastGroupRepeats = groups.pop() ?? false;
+    } else if (unbounded(i)) {
+      if (closedGroupRepeats)
+        return 'a repeated group that itself repeats, such as (a+)+, can backtrack catastrophically; write it without the nesting, as in a+';
+      if (groups.length > 0) groups[groups.length - 1] = true;
     }
+    // A repetition inside a group marks every enclosing group too.
+    if (c === ')' && lastGroupRepeats && groups.length > 0) groups[groups.length - 1] = true;
   }
   return undefined;
 }
 
-function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
+export function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
   // As in Alertmanager, an absent label has the empty value: `foo!=""` means foo is present.
   const value = labels[matcher.name] ?? '';
   switch (matcher.operator) {
@@ -163,26 +183,25 @@ function compare(a: string, b: string): number {
 }
 
 /**
- * The policy an alert falls under: of those that match, the one with the most label matchers;
- * among equally specific ones, the first by name (then namespace), so every replica and every
- * restart picks the same one.
+ * Whether policy `a` wins an alert that both match: the one with more label matchers; among equally
+ * specific ones, the first by name (then namespace), so every replica and every restart agrees.
  */
+export function winsOver(a: RemediationPolicy, b: RemediationPolicy): boolean {
+  const order =
+    specificity(b) - specificity(a) ||
+    compare(a.metadata.name ?? '', b.metadata.name ?? '') ||
+    compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '');
+  return order < 0;
+}
+
+/** The policy an alert falls under: of those that match, the one that wins over all others. */
 export function selectPolicy(
   policies: readonly RemediationPolicy[],
   alert: { labels: Labels },
 ): RemediationPolicy | undefined {
   let best: RemediationPolicy | undefined;
   for (const policy of policies) {
-    if (!matchesPolicy(policy, alert)) continue;
-    if (!best) {
-      best = policy;
-      continue;
-    }
-    const order =
-      specificity(best) - specificity(policy) ||
-      compare(policy.metadata.name ?? '', best.metadata.name ?? '') ||
-      compare(policy.metadata.namespace ?? '', best.metadata.namespace ?? '');
-    if (order < 0) best = policy;
+    if (matchesPolicy(policy, alert) && (!best || winsOver(policy, best))) best = policy;
   }
   return best;
 }

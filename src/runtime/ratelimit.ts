@@ -1,0 +1,34 @@
+import type { Clock } from './clock.ts';
+
+/**
+ * A token bucket that hands out reservations, like golang.org/x/time/rate's Reserve: `burst` tokens,
+ * refilled at `qps`; each reservation takes one, and when none is left it says how long to wait for
+ * it. client-go's default controller rate limiter combines one (10 qps, burst 100) with the per-key
+ * exponential backoff, so that many keys failing at once cannot hammer the API server together.
+ */
+export class TokenBucket {
+  private readonly qps: number;
+  private readonly burst: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private last: number;
+
+  constructor(qps: number, burst: number, clock: Clock) {
+    if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be positive, got ${qps}`);
+    if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be at least 1, got ${burst}`);
+    this.qps = qps;
+    this.burst = burst;
+    this.clock = clock;
+    this.tokens = burst;
+    this.last = clock.now().getTime();
+  }
+
+  /** Takes a token; resolves to how long (ms) the caller must wait until it is really there. */
+  reserve(): number {
+    const now = this.clock.now().getTime();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
+    this.last = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.qps;
+  }
+}
