@@ -81,7 +81,7 @@ export const SETTINGS = [
   {
     flag: 'request-timeout',
     kind: 'duration',
-    help: "every request the leader makes is aborted after this long; must be below lease-duration minus renew-deadline (default: 80% of that margin), so no write of a deposed leader can still be in flight when another replica takes over",
+    help: 'every request the leader makes is aborted after this long; must be below lease-duration minus renew-deadline (default: 80% of that margin), so no write of a deposed leader can still be in flight when another replica takes over',
   },
   {
     flag: 'intake-concurrency',

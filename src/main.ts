@@ -115,7 +115,12 @@ async function main(): Promise<void> {
     ...(page.continueToken ? { _continue: page.continueToken } : {}),
   });
   const customLister = (plural: string) => async (page: { limit: number; continueToken?: string }) =>
-    (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...pageOf(page) })) as ListPage;
+    (await custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural,
+      ...pageOf(page),
+    })) as ListPage;
   const informer = <T extends CachedObject>(
     path: string,
     list: (page: { limit: number; continueToken?: string }) => Promise<unknown>,
@@ -133,7 +138,10 @@ async function main(): Promise<void> {
       ...extra,
     });
 
-  const incidentInformer = informer<Incident>(`/apis/${GROUP}/${VERSION}/incidents`, customLister('incidents'));
+  const incidentInformer = informer<Incident>(
+    `/apis/${GROUP}/${VERSION}/incidents`,
+    customLister('incidents'),
+  );
   const incidents = new IncidentCache(incidentInformer);
   const policies = informer<RemediationPolicy>(
     `/apis/${GROUP}/${VERSION}/remediationpolicies`,
@@ -229,7 +237,12 @@ async function main(): Promise<void> {
       workloads,
       actions: ACTIONS,
       status: leaderStatus,
-      events: new KubeEventRecorder(leaderClients, { controller: POLICY_CONTROLLER, instance: identity, clock, logger }),
+      events: new KubeEventRecorder(leaderClients, {
+        controller: POLICY_CONTROLLER,
+        instance: identity,
+        clock,
+        logger,
+      }),
       clock,
     }),
     workers: 1,
@@ -247,21 +260,27 @@ async function main(): Promise<void> {
   incidentInformer.onChange((key, incident) => {
     incidentController.enqueue(key);
     const namespace = incident.metadata.namespace ?? '';
-    for (const follower of incidents.followersOf(namespace, incident.metadata.name ?? '')) enqueueIncident(follower);
+    for (const follower of incidents.followersOf(namespace, incident.metadata.name ?? ''))
+      enqueueIncident(follower);
     if (incident.spec.policyRef) policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
   });
   policies.onChange((_key, policy) => {
     const namespace = policy.metadata.namespace ?? '';
-    for (const incident of incidents.byPolicy(namespace, policy.metadata.name ?? '')) enqueueIncident(incident);
+    for (const incident of incidents.byPolicy(namespace, policy.metadata.name ?? ''))
+      enqueueIncident(incident);
     // Peers decide about each other (which one wins an alert both match).
     for (const peer of policies.list(namespace)) policyController.enqueue(keyOf(peer));
   });
-  for (const [kind, cache] of Object.entries(workloadInformers) as [WorkloadKind, (typeof workloadInformers)[WorkloadKind]][]) {
+  for (const [kind, cache] of Object.entries(workloadInformers) as [
+    WorkloadKind,
+    (typeof workloadInformers)[WorkloadKind],
+  ][]) {
     cache.onChange((_key, object, change) => {
       const namespace = object.metadata?.namespace ?? '';
       const ref = { kind, namespace, name: object.metadata?.name ?? '' };
       for (const incident of incidents.byTarget(ref)) enqueueIncident(incident);
-      if (change !== 'update') for (const policy of policies.list(namespace)) policyController.enqueue(keyOf(policy));
+      if (change !== 'update')
+        for (const policy of policies.list(namespace)) policyController.enqueue(keyOf(policy));
     });
   }
   namespaces.onChange((_key, namespace) => {
@@ -274,7 +293,8 @@ async function main(): Promise<void> {
   metrics.incidentSource = () =>
     incidents.list().map((i) => ({ severity: i.spec.severity, phase: i.status?.phase ?? 'New' }));
 
-  const notSynced = () => Object.entries(caches).flatMap(([name, cache]) => (cache.hasSynced ? [] : [`${name} cache`]));
+  const notSynced = () =>
+    Object.entries(caches).flatMap(([name, cache]) => (cache.hasSynced ? [] : [`${name} cache`]));
   const health = new HealthServer({ registry: metrics.registry, notReady: notSynced });
   const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
 

@@ -37,10 +37,15 @@ export const scale: RemediationAction = {
 
   effect({ marker, targetReplicas }) {
     if (targetReplicas === undefined) throw new Error(`scale attempt ${marker} has no recorded target count`);
-    return { metadata: { annotations: { [ATTEMPT_ANNOTATION]: marker } }, spec: { replicas: targetReplicas } };
+    return {
+      metadata: { annotations: { [ATTEMPT_ANNOTATION]: marker } },
+      spec: { replicas: targetReplicas },
+    };
   },
 
   carries(workload, { marker, targetReplicas }) {
-    return objectAnnotations(workload)[ATTEMPT_ANNOTATION] === marker && specReplicas(workload) === targetReplicas;
+    return (
+      objectAnnotations(workload)[ATTEMPT_ANNOTATION] === marker && specReplicas(workload) === targetReplicas
+    );
   },
 };

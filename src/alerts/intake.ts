@@ -201,7 +201,11 @@ export class AlertIntake {
     );
   }
 
-  private async create(incident: Incident, result: 'created' | 'escalation-only', note?: string): Promise<IntakeOutcome> {
+  private async create(
+    incident: Incident,
+    result: 'created' | 'escalation-only',
+    note?: string,
+  ): Promise<IntakeOutcome> {
     const source = incident.spec.source;
     const base = {
       alertname: source.alertName ?? '',

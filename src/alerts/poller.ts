@@ -97,7 +97,8 @@ export class PrometheusAlertPoller {
       if (phase === 'Resolved' || phase === 'Closed' || current.has(source.fingerprint)) return [];
       const annotations = incident.metadata.annotations ?? {};
       // The latest firing of the signal (a recurrence) and whether it was reported cleared since.
-      const firedAt = [source.startsAt, annotations[RECURRED_ANNOTATION] ?? ''].sort().at(-1) ?? source.startsAt;
+      const firedAt =
+        [source.startsAt, annotations[RECURRED_ANNOTATION] ?? ''].sort().at(-1) ?? source.startsAt;
       const clearedAt = annotations[SIGNAL_CLEARED_ANNOTATION];
       if (clearedAt && clearedAt > firedAt) return [];
       return [

@@ -101,19 +101,32 @@ export class AlertWebhook {
       );
       const outcomes = new Map(valid.map((e, i) => [e.index, taken[i]]));
       const alerts = parsed.entries.map((e) =>
-        e.ok ? { index: e.index, ...outcomes.get(e.index) } : { index: e.index, result: 'invalid', errors: e.errors },
+        e.ok
+          ? { index: e.index, ...outcomes.get(e.index) }
+          : { index: e.index, result: 'invalid', errors: e.errors },
       );
       const invalid = parsed.entries.length - valid.length;
       if (invalid > 0) metrics.alertsReceived.inc({ source: 'alertmanager', result: 'invalid' }, invalid);
       const retry = taken.some((o) => o.result === 'failed');
-      const outcome = retry ? 'unavailable' : valid.length === 0 ? 'invalid' : invalid > 0 ? 'partial' : 'accepted';
+      const outcome = retry
+        ? 'unavailable'
+        : valid.length === 0
+          ? 'invalid'
+          : invalid > 0
+            ? 'partial'
+            : 'accepted';
       answered(outcome);
       const status = retry ? 503 : valid.length === 0 ? 400 : 200;
       if (status !== 200)
-        logger.warn({ status, outcome, invalid, alerts: parsed.entries.length }, 'alert webhook request not fully taken');
+        logger.warn(
+          { status, outcome, invalid, alerts: parsed.entries.length },
+          'alert webhook request not fully taken',
+        );
       this.send(res, status, {
         status: retry ? 'retry' : valid.length === 0 ? 'error' : 'accepted',
-        ...(retry ? { error: 'an Incident could not be written: the API server is unavailable, retry later' } : {}),
+        ...(retry
+          ? { error: 'an Incident could not be written: the API server is unavailable, retry later' }
+          : {}),
         ...(valid.length === 0 ? { error: 'no alert of the notification is valid' } : {}),
         alerts,
       });

@@ -4,7 +4,8 @@
 import { FINGERPRINT_LABEL } from '../api/group.ts';
 import type { Incident } from '../api/incident.ts';
 import { targetKey, type TargetRef } from '../actions/workload.ts';
-import { keyOf, type SupervisedInformer } from '../runtime/informer.ts';
+import type { IndexedCache } from '../runtime/indexes.ts';
+import { keyOf } from '../runtime/keys.ts';
 
 const BY_TARGET = 'target';
 const BY_FOLLOWED = 'followed';
@@ -14,12 +15,12 @@ const BY_POLICY = 'policy';
 const fingerprintKey = (namespace: string, fingerprint: string) => `${namespace}/${fingerprint}`;
 
 export class IncidentCache {
-  private readonly informer: SupervisedInformer<Incident>;
+  private readonly informer: IndexedCache<Incident>;
   /** Opening times (ms), ascending, and each key's entry, for counting a window by binary search. */
   private readonly openings: number[] = [];
   private readonly openedAt = new Map<string, number>();
 
-  constructor(informer: SupervisedInformer<Incident>) {
+  constructor(informer: IndexedCache<Incident>) {
     this.informer = informer;
     informer.addIndex(BY_TARGET, (i) => {
       const target = i.spec.target;

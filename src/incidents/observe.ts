@@ -119,6 +119,8 @@ export async function observe(incident: Incident, now: Date, deps: ObserveDeps):
     ...(pause ? { pause } : {}),
     ...(promQL ? { promQL: await checkPromQL(promQL, deps.prometheus) } : {}),
     otherAttemptsOnTarget,
-    incidentsInStormWindow: deps.incidents.openedSince(new Date(now.getTime() - deps.settings.storm.windowMs)),
+    incidentsInStormWindow: deps.incidents.openedSince(
+      new Date(now.getTime() - deps.settings.storm.windowMs),
+    ),
   };
 }

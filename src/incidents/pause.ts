@@ -14,7 +14,11 @@ export class PauseSwitch {
   private readonly namespace: string;
   private readonly pausedByDefault: boolean;
 
-  constructor(options: { configMaps: ObjectCache<V1ConfigMap>; namespace: string; pausedByDefault: boolean }) {
+  constructor(options: {
+    configMaps: ObjectCache<V1ConfigMap>;
+    namespace: string;
+    pausedByDefault: boolean;
+  }) {
     this.configMaps = options.configMaps;
     this.namespace = options.namespace;
     this.pausedByDefault = options.pausedByDefault;
@@ -23,7 +27,8 @@ export class PauseSwitch {
   /** Set while paused, with who paused and why; undefined while automation may act. */
   current(): PauseObservation | undefined {
     const control = this.configMaps.get(PAUSE_CONFIGMAP, this.namespace);
-    if (!control) return this.pausedByDefault ? { reason: 'the --paused setting of the installation' } : undefined;
+    if (!control)
+      return this.pausedByDefault ? { reason: 'the --paused setting of the installation' } : undefined;
     if (control.data?.paused?.trim().toLowerCase() === 'false') return undefined;
     const why = control.data?.reason?.trim();
     return { reason: `ConfigMap ${this.namespace}/${PAUSE_CONFIGMAP}${why ? `: ${why}` : ''}` };

@@ -8,7 +8,12 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
 import type { Incident, IncidentStatus } from '../api/incident.ts';
 import { claimAnnotation } from '../actions/claim.ts';
-import { describeTarget, WorkloadConflictError, type Workload, type WorkloadWriter } from '../actions/workload.ts';
+import {
+  describeTarget,
+  WorkloadConflictError,
+  type Workload,
+  type WorkloadWriter,
+} from '../actions/workload.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -18,7 +23,13 @@ import { mergePatch } from '../runtime/mergepatch.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { decide, type ActionRegistry, type ApplyEffect, type Observations, type Plan } from './decide/index.ts';
+import {
+  decide,
+  type ActionRegistry,
+  type ApplyEffect,
+  type Observations,
+  type Plan,
+} from './decide/index.ts';
 import { observe, observeClaim, type ObserveDeps } from './observe.ts';
 
 export type FaultPoint = 'after-intent' | 'after-effect';
@@ -89,7 +100,11 @@ export class IncidentReconciler implements Reconciler {
   }
 
   /** The effect, conditioned on the checked version; a conflict yields the workload as it is now. */
-  private async apply(effect: ApplyEffect, observations: Observations, log: Logger): Promise<Workload | undefined> {
+  private async apply(
+    effect: ApplyEffect,
+    observations: Observations,
+    log: Logger,
+  ): Promise<Workload | undefined> {
     const { deps } = this;
     const target = observations.target;
     const action = deps.actions[effect.attempt.action];
@@ -97,7 +112,10 @@ export class IncidentReconciler implements Reconciler {
     const body = action.effect(effect.intent) as { metadata?: { annotations?: Record<string, string> } };
     const claimed = {
       ...body,
-      metadata: { ...body.metadata, annotations: { ...body.metadata?.annotations, ...claimAnnotation(effect.claim) } },
+      metadata: {
+        ...body.metadata,
+        annotations: { ...body.metadata?.annotations, ...claimAnnotation(effect.claim) },
+      },
     };
     log.info(
       { attemptId: effect.attempt.id, action: effect.attempt.action, target: describeTarget(target.ref) },
@@ -107,12 +125,19 @@ export class IncidentReconciler implements Reconciler {
       return await deps.workloadWriter.patch(target.ref, claimed, effect.resourceVersion);
     } catch (error) {
       if (!(error instanceof WorkloadConflictError)) throw error;
-      log.info({ target: describeTarget(target.ref) }, 'workload changed since it was checked; deciding again on it');
+      log.info(
+        { target: describeTarget(target.ref) },
+        'workload changed since it was checked; deciding again on it',
+      );
       return deps.workloadWriter.read(target.ref);
     }
   }
 
-  private withWorkload(incident: Incident, observations: Observations, workload: Workload | undefined): Observations {
+  private withWorkload(
+    incident: Incident,
+    observations: Observations,
+    workload: Workload | undefined,
+  ): Observations {
     const target = observations.target;
     if (!target) return observations;
     const { workload: _previous, ...rest } = target;
@@ -194,7 +219,9 @@ function mergeWouldChange(current: IncidentStatus | undefined, desired: Incident
 }
 
 /** Reads an incident from the API server, bypassing the cache. */
-export function incidentReader(clients: ApiClientFactory): (namespace: string, name: string) => Promise<Incident> {
+export function incidentReader(
+  clients: ApiClientFactory,
+): (namespace: string, name: string) => Promise<Incident> {
   const api = clients.makeApiClient(CustomObjectsApi);
   return async (namespace, name) =>
     (await api.getNamespacedCustomObject({

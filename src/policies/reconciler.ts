@@ -44,7 +44,9 @@ export class PolicyReconciler implements Reconciler {
     const ready = readiness(policy, {
       peers: deps.policies.list(namespace),
       actions: deps.actions,
-      ...(fixedName ? { fixedTargetExists: deps.workloads.get({ namespace, kind, name: fixedName }) !== undefined } : {}),
+      ...(fixedName
+        ? { fixedTargetExists: deps.workloads.get({ namespace, kind, name: fixedName }) !== undefined }
+        : {}),
       ...(latestIncident ? { latestIncident } : {}),
     });
     const before = policy.status?.conditions?.find((c) => c.type === 'Ready');
@@ -62,7 +64,14 @@ export class PolicyReconciler implements Reconciler {
       ),
     };
     const written = await deps.status.write(
-      { group: GROUP, version: VERSION, plural: 'remediationpolicies', namespace, name, resourceVersion: policy.metadata.resourceVersion },
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: 'remediationpolicies',
+        namespace,
+        name,
+        resourceVersion: policy.metadata.resourceVersion,
+      },
       policy.status,
       status,
     );

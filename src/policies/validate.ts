@@ -43,7 +43,8 @@ const specificity = (p: RemediationPolicy) => p.spec.match.labels?.length ?? 0;
 
 export function readiness(policy: RemediationPolicy, obs: PolicyObservations): Readiness {
   const problems: { reason: string; message: string }[] = [];
-  for (const problem of invalidMatchers(policy)) problems.push({ reason: 'InvalidMatcher', message: problem });
+  for (const problem of invalidMatchers(policy))
+    problems.push({ reason: 'InvalidMatcher', message: problem });
   const { kind, name } = policy.spec.target;
   for (const [index, action] of policy.spec.actions.entries()) {
     const handler = obs.actions[action.type];
@@ -92,6 +93,9 @@ export function readiness(policy: RemediationPolicy, obs: PolicyObservations): R
   return {
     status: 'False',
     reason: first.reason,
-    message: problems.map((p) => p.message).join('; ').slice(0, 32_000),
+    message: problems
+      .map((p) => p.message)
+      .join('; ')
+      .slice(0, 32_000),
   };
 }

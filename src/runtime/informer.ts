@@ -4,47 +4,25 @@
 // readiness whether the cache is in sync; objects are trimmed before they are cached (managedFields
 // alone is often most of an object); lists are paged; and named indexes answer "which objects have
 // this value" without scanning, as client-go's Indexer does.
-import {
-  ListWatch,
-  Watch,
-  type KubeConfig,
-  type KubernetesObject,
-  type ObjectCache,
-} from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { exponentialBackoff } from './backoff.ts';
+import {
+  Indexes,
+  type ChangeListener,
+  type ChangeType,
+  type IndexedCache,
+  type IndexFunction,
+} from './indexes.ts';
+import { keyOf, splitKey, type CachedObject } from './keys.ts';
 
-export type ObjectKey = string;
-
-/**
- * What the informer caches: any API object. Custom resources arrive as plain JSON, so their
- * timestamps are strings, unlike client-node's typed models; only name and namespace matter here.
- */
-export interface CachedObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
-}
-
-export function keyOf(obj: CachedObject | KubernetesObject): ObjectKey {
-  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-}
-
-export function splitKey(key: ObjectKey): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
+export { keyOf, splitKey, type CachedObject, type ObjectKey } from './keys.ts';
 
 /** One page of a list: its items, and where the next page starts. */
 export interface ListPage {
   items: unknown[];
   metadata?: { resourceVersion?: string; continue?: string };
 }
-
-export type ChangeType = 'add' | 'update' | 'delete';
-
-/** The values of an object under one index (client-go's IndexFunc); an object may have several. */
-export type IndexFunction<T> = (obj: T) => string[];
-
-export type ChangeListener<T> = (key: ObjectKey, obj: T, change: ChangeType) => void;
 
 export interface SupervisedInformerOptions<T extends CachedObject> {
   kc: KubeConfig;
@@ -73,15 +51,11 @@ function stripManagedFields<T>(obj: T): T {
   return obj;
 }
 
-export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T> {
+export class SupervisedInformer<T extends CachedObject> implements IndexedCache<T> {
   private readonly listWatch: ListWatch<KubernetesObject>;
   private readonly options: SupervisedInformerOptions<T>;
   private readonly listeners: ChangeListener<T>[] = [];
-  private readonly indexers = new Map<string, IndexFunction<T>>();
-  /** index name → value → keys */
-  private readonly indexes = new Map<string, Map<string, Set<ObjectKey>>>();
-  /** index name → key → the values it was indexed under (to unindex on change) */
-  private readonly indexed = new Map<string, Map<ObjectKey, string[]>>();
+  private readonly indexes = new Indexes<T>();
   private synced = false;
   private stopped = false;
   private failures = 0;
@@ -136,7 +110,7 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     const changed = (change: ChangeType) => (raw: KubernetesObject) => {
       const obj = raw as unknown as T;
       const key = keyOf(obj);
-      this.reindex(key, change === 'delete' ? undefined : obj);
+      this.indexes.update(key, change === 'delete' ? undefined : obj);
       for (const listener of this.listeners) listener(key, obj, change);
     };
     this.listWatch.on('add', changed('add'));
@@ -166,19 +140,13 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
 
   /** Adds a named index; existing objects are indexed at once. Add indexes before start(). */
   addIndex(name: string, indexFunction: IndexFunction<T>): void {
-    if (this.indexers.has(name)) throw new Error(`index ${name} exists already`);
-    this.indexers.set(name, indexFunction);
-    this.indexes.set(name, new Map());
-    this.indexed.set(name, new Map());
-    for (const obj of this.list()) this.reindex(keyOf(obj), obj);
+    this.indexes.add(name, indexFunction, this.list());
   }
 
   /** The cached objects whose index `name` has `value`. */
   byIndex(name: string, value: string): T[] {
-    const index = this.indexes.get(name);
-    if (!index) throw new Error(`no index named ${name}`);
     const found: T[] = [];
-    for (const key of index.get(value) ?? []) {
+    for (const key of this.indexes.keys(name, value)) {
       const { namespace, name: objectName } = splitKey(key);
       const obj = this.get(objectName, namespace || undefined);
       if (obj) found.push(obj);
@@ -196,27 +164,6 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     this.synced = false;
     clearTimeout(this.restartTimer);
     await this.listWatch.stop();
-  }
-
-  private reindex(key: ObjectKey, obj: T | undefined): void {
-    for (const [name, indexFunction] of this.indexers) {
-      const index = this.indexes.get(name);
-      const indexed = this.indexed.get(name);
-      if (!index || !indexed) continue;
-      for (const value of indexed.get(key) ?? []) {
-        const keys = index.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) index.delete(value);
-      }
-      const values = obj ? indexFunction(obj) : [];
-      if (values.length === 0) indexed.delete(key);
-      else indexed.set(key, values);
-      for (const value of values) {
-        let keys = index.get(value);
-        if (!keys) index.set(value, (keys = new Set()));
-        keys.add(key);
-      }
-    }
   }
 
   private async run(): Promise<void> {

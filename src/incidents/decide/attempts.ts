@@ -43,7 +43,12 @@ function hold(d: Decision, what: string): void {
 function follow(d: Decision, claim: Claim): void {
   const where = d.obs.target ? describeTarget(d.obs.target.ref) : 'the target';
   const message = `${where} is being remediated by incident ${claim.incident} (${claim.attempt}): following its outcome`;
-  d.status.following = { incident: claim.incident, uid: claim.uid, attempt: claim.attempt, since: d.now.toISOString() };
+  d.status.following = {
+    incident: claim.incident,
+    uid: claim.uid,
+    attempt: claim.attempt,
+    since: d.now.toISOString(),
+  };
   d.condition('Remediated', 'False', 'FollowingIncident', message);
   d.record('Following', message);
   d.phase('Remediating', `following incident ${claim.incident}`);
@@ -60,7 +65,9 @@ function dryRun(d: Decision): void {
   const actions = d.remediation?.actions ?? [];
   d.status.plannedActions = actions.map((a) => ({
     action: a.type,
-    description: (workload && d.actions[a.type]?.plan(workload, a).description) ?? `${a.type} (not available in this build)`,
+    description:
+      (workload && d.actions[a.type]?.plan(workload, a).description) ??
+      `${a.type} (not available in this build)`,
   }));
   d.refuse('DryRun', `dry run: planned ${actions.length} action(s), touched nothing`);
 }
@@ -80,9 +87,13 @@ export function startOrRefuse(d: Decision, mode: NextAction = 'continue'): void 
   const next = remediation.actions[nextIndex];
   if (!next) {
     const last = d.status.conditions?.find((c) => c.type === 'Verified' && c.reason === 'VerificationFailed');
-    if (mode === 'untried' && last) d.escalate('VerificationFailed', `${last.message}; no untried action left`);
+    if (mode === 'untried' && last)
+      d.escalate('VerificationFailed', `${last.message}; no untried action left`);
     else
-      d.escalate('ActionsExhausted', `all ${remediation.actions.length} action(s) were tried without a verified fix`);
+      d.escalate(
+        'ActionsExhausted',
+        `all ${remediation.actions.length} action(s) were tried without a verified fix`,
+      );
     return;
   }
   if (obs.pause) {
@@ -152,7 +163,11 @@ export function followAttempt(d: Decision): void {
   const action = d.actions[attempt.action];
   const target = obs.target;
   if (!params || !action || !target || !remediation) {
-    d.finishAttempt(index, 'Failed', `the ${attempt.action} action is no longer part of the incident's remediation`);
+    d.finishAttempt(
+      index,
+      'Failed',
+      `the ${attempt.action} action is no longer part of the incident's remediation`,
+    );
     retryOrEscalate(d, 'continue');
     return;
   }
@@ -176,7 +191,11 @@ export function followAttempt(d: Decision): void {
     } else {
       const claim = claimedByOther(d);
       if (claim) {
-        d.finishAttempt(index, 'Refused', `not applied: ${where} is claimed by incident ${claim.incident} (${claim.attempt})`);
+        d.finishAttempt(
+          index,
+          'Refused',
+          `not applied: ${where} is claimed by incident ${claim.incident} (${claim.attempt})`,
+        );
         follow(d, claim);
         return;
       }
@@ -230,7 +249,12 @@ export function followAttempt(d: Decision): void {
   const rollout = rolloutState(workload);
   if (rollout.state === 'complete') {
     d.finishAttempt(index, 'Succeeded', rollout.message);
-    d.condition('Remediated', 'True', 'ActionSucceeded', `${attempt.id} (${attempt.action}): ${rollout.message}`);
+    d.condition(
+      'Remediated',
+      'True',
+      'ActionSucceeded',
+      `${attempt.id} (${attempt.action}): ${rollout.message}`,
+    );
     d.phase('Verifying', `verifying the fix of ${attempt.id}`);
     verifyFix(d);
     return;

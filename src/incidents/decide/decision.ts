@@ -1,6 +1,13 @@
 // One decision in the making: the status it builds (the single source of truth for attempts while
 // deciding), the timeline entries and Events it records, the effect it plans and when to look again.
-import type { Attempt, ConditionType, Incident, IncidentStatus, Phase, TimelineEntry } from '../../api/incident.ts';
+import type {
+  Attempt,
+  ConditionType,
+  Incident,
+  IncidentStatus,
+  Phase,
+  TimelineEntry,
+} from '../../api/incident.ts';
 import { MAX_TIMELINE } from '../../api/incident.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { IncidentSettings } from '../settings.ts';
@@ -95,7 +102,9 @@ export class Decision {
     const attempt = this.attempts[index];
     if (!attempt) return;
     this.updateAttempt(index, { result, finishedAt: this.now.toISOString(), message });
-    const type = { Succeeded: 'AttemptSucceeded', Failed: 'AttemptFailed', Refused: 'AttemptRefused' }[result];
+    const type = { Succeeded: 'AttemptSucceeded', Failed: 'AttemptFailed', Refused: 'AttemptRefused' }[
+      result
+    ];
     this.record(type, `${attempt.id}: ${message}`, result === 'Succeeded' ? 'Normal' : 'Warning');
   }
 

@@ -100,7 +100,10 @@ export const HARM_LIMITS: readonly HarmLimit[] = [
       const used = countedAttempts(d).length;
       const max = remediation.guards.maxAttempts;
       return used >= max
-        ? { reason: 'MaxAttemptsExhausted', message: `${used} of ${max} attempts used without a verified fix` }
+        ? {
+            reason: 'MaxAttemptsExhausted',
+            message: `${used} of ${max} attempts used without a verified fix`,
+          }
         : undefined;
     },
   },

@@ -45,6 +45,11 @@ export function slaClocks(d: Decision): void {
   if (sla.nextUpdateDueAt && d.now >= new Date(sla.nextUpdateDueAt))
     d.record('UpdateDue', `${severity} update cadence: a status update to stakeholders is due`);
   if (!sla.nextUpdateDueAt || d.now >= new Date(sla.nextUpdateDueAt))
-    sla.nextUpdateDueAt = nextUpdateAfter(d.settings.playbook, severity, new Date(s.openedAt ?? d.now), d.now);
+    sla.nextUpdateDueAt = nextUpdateAfter(
+      d.settings.playbook,
+      severity,
+      new Date(s.openedAt ?? d.now),
+      d.now,
+    );
   d.wakeAt(sla.nextUpdateDueAt);
 }

@@ -44,7 +44,10 @@ function evaluate(d: Decision, v: Verification): Outcome {
     }
   }
   if (pending.length === 0) {
-    const checks = [v.alertResolved ? 'the alert resolved' : '', v.promQL ? `PromQL held for ${v.holdFor}` : ''];
+    const checks = [
+      v.alertResolved ? 'the alert resolved' : '',
+      v.promQL ? `PromQL held for ${v.holdFor}` : '',
+    ];
     return { state: 'passed', message: checks.filter(Boolean).join(' and ') };
   }
   const timeoutMs = parseDuration(v.timeout);
@@ -64,7 +67,12 @@ function evaluate(d: Decision, v: Verification): Outcome {
 export function verify(d: Decision): 'passed' | 'pending' | 'failed' {
   const v = d.remediation?.verification;
   if (!v?.promQL && !v?.alertResolved) {
-    d.condition('Verified', 'True', 'RolloutComplete', 'the rollout completed by kubectl rollout status rules');
+    d.condition(
+      'Verified',
+      'True',
+      'RolloutComplete',
+      'the rollout completed by kubectl rollout status rules',
+    );
     d.resolve('RemediatedAndVerified', 'remediated automatically and verified');
     return 'passed';
   }
