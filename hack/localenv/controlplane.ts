@@ -14,7 +14,23 @@ export interface ControlPlaneInfo {
   caFile: string;
   token: string;
   logs: Record<string, string>;
+  /** The API server's audit log of writes (JSON lines, one per request). */
+  auditLog: string;
 }
+
+/**
+ * What the API server audits: every write, at Metadata level (who, which user agent, what object,
+ * when received, the response code), written synchronously so that a test reads it in order.
+ */
+const AUDIT_POLICY = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [
+    { level: 'Metadata', verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+    { level: 'None' },
+  ],
+};
 
 /**
  * etcd, kube-apiserver (RBAC on, bearer-token admin), kube-controller-manager, kube-scheduler and
@@ -60,6 +76,9 @@ export class ControlPlane {
     const caFile = join(pki, 'apiserver.crt'); // written by kube-apiserver itself (self-signed, in --cert-dir)
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, token), { mode: 0o600 });
+    const auditPolicy = join(pki, 'audit-policy.yaml');
+    writeFileSync(auditPolicy, stringify(AUDIT_POLICY));
+    const auditLog = join(logs, 'audit.log');
 
     const bin = tools.binaries;
     const spec = (name: string, command: string, args: string[]): ProcessSpec => ({
@@ -94,6 +113,11 @@ export class ControlPlane {
         `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
         '--allow-privileged=true',
         '--profiling=false',
+        `--audit-policy-file=${auditPolicy}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
+        '--audit-log-maxsize=200',
       ]),
       spec('kube-controller-manager', bin['kube-controller-manager'], [
         `--kubeconfig=${kubeconfig}`,
@@ -133,6 +157,7 @@ export class ControlPlane {
       caFile,
       token,
       logs: Object.fromEntries(specs.map((s) => [s.name, s.logFile])),
+      auditLog,
     };
     return new ControlPlane(info, processes, bin.kubectl, nodes);
   }
@@ -237,16 +262,32 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
   });
 }
 
+function apiServerPid(stateDir: string): number {
+  const pid = processesMarkedFor(stateDir).find((p) =>
+    readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith('kube-apiserver'),
+  );
+  if (pid === undefined) throw new Error(`no kube-apiserver is running for ${stateDir}`);
+  return pid;
+}
+
+/**
+ * Freezes the kube-apiserver of a running local environment (SIGSTOP): connections stay open and
+ * requests queue in the kernel, unanswered, as with a hung API server or a partition that drops
+ * nothing. Returns the function that thaws it (SIGCONT).
+ */
+export function freezeApiServer(stateDir: string): () => void {
+  const pid = apiServerPid(stateDir);
+  process.kill(pid, 'SIGSTOP');
+  return () => process.kill(pid, 'SIGCONT');
+}
+
 /**
  * Kills the kube-apiserver of a running local environment from any process (a test worker, not
  * only the one that started it) and returns a function that starts it again with the same flags,
  * waiting until it is ready. Outage tests use it.
  */
 export async function stopApiServer(stateDir: string, info: ControlPlaneInfo): Promise<() => Promise<void>> {
-  const pid = processesMarkedFor(stateDir).find((p) =>
-    readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith('kube-apiserver'),
-  );
-  if (pid === undefined) throw new Error(`no kube-apiserver is running for ${stateDir}`);
+  const pid = apiServerPid(stateDir);
   const [command = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   // An abrupt outage (a crash, a partition), not a graceful drain. A zombie left for its parent
   // (the process that started it) to reap counts as gone.

@@ -23,7 +23,7 @@ export class ManagedProcess {
   readonly spec: ProcessSpec;
   private readonly stateDir: string;
   private child: ChildProcess | undefined;
-  private exitCode: number | null = null;
+  private exited: number | null = null;
 
   constructor(spec: ProcessSpec, stateDir: string) {
     this.spec = spec;
@@ -31,17 +31,22 @@ export class ManagedProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.exitCode === null && this.child.signalCode === null;
+    return this.child !== undefined && this.exited === null && this.child.signalCode === null;
   }
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
+  /** The exit code once it has exited (128 for a signal), else null. */
+  get exitCode(): number | null {
+    return this.exited;
+  }
+
   start(): void {
     if (this.running) return;
     const log = openSync(this.spec.logFile, 'a');
-    this.exitCode = null;
+    this.exited = null;
     const child = spawn(this.spec.command, this.spec.args, {
       cwd: this.spec.cwd,
       env: { ...process.env, ...this.spec.env, [MARKER_VARIABLE]: this.stateDir },
@@ -52,19 +57,19 @@ export class ManagedProcess {
     // Detached and unref'd: a CLI may start a cluster and exit, leaving it running for later use.
     child.unref();
     child.on('exit', (code, signal) => {
-      this.exitCode = code ?? (signal ? 128 : 0);
+      this.exited = code ?? (signal ? 128 : 0);
     });
     child.on('error', () => {
-      this.exitCode = 127;
+      this.exited = 127;
     });
     this.child = child;
   }
 
   /** Fails with the log's tail when the process has already exited. */
   assertAlive(): void {
-    if (this.exitCode !== null) {
+    if (this.exited !== null) {
       throw new Error(
-        `${this.spec.name} exited with code ${this.exitCode}; log ${this.spec.logFile}:\n${tail(this.spec.logFile)}`,
+        `${this.spec.name} exited with code ${this.exited}; log ${this.spec.logFile}:\n${tail(this.spec.logFile)}`,
       );
     }
   }

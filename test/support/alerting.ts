@@ -9,6 +9,7 @@ import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
 import type { Incident } from '../../src/api/incident.ts';
 import type { Verification } from '../../src/api/remediation.ts';
 import type { WorkloadExporter } from './exporter.ts';
+import { labelsFingerprint } from '../../src/alerts/identity.ts';
 
 export const ALERT_NAME = 'WorkloadUnhealthy';
 
@@ -91,3 +92,35 @@ export const firstIncident = (kc: KubeConfig, namespace: string) =>
     timeoutMs: 60_000,
     intervalMs: 250,
   });
+
+/** One alert as Alertmanager's webhook carries it. */
+export function webhookAlert(
+  labels: Record<string, string>,
+  { startsAt = new Date().toISOString(), status = 'firing', fingerprint = '' } = {},
+): Record<string, unknown> {
+  return {
+    status,
+    labels,
+    annotations: { summary: `${labels.alertname ?? 'alert'} is firing` },
+    startsAt,
+    endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
+    generatorURL: 'http://prometheus.invalid/graph',
+    fingerprint: fingerprint || labelsFingerprint(labels),
+  };
+}
+
+/** An Alertmanager webhook notification (version 4) of these alerts. */
+export function notification(alerts: Record<string, unknown>[]): Record<string, unknown> {
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="test"}',
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'selfheal',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.invalid',
+    alerts,
+  };
+}

@@ -146,3 +146,6 @@ export class IncidentClient {
 }
 
 export const condition = (i: Incident, type: string) => i.status?.conditions?.find((c) => c.type === type);
+
+/** The deployment's pod-template annotations (where a restart writes). */
+export const templateAnnotationsOf = (d: V1Deployment) => d.spec?.template.metadata?.annotations ?? {};

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess } from '../../hack/localenv/process.ts';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
@@ -31,7 +31,8 @@ export class OperatorProcess {
       args = [],
       env = {},
       name = 'operator',
-    }: { args?: string[]; env?: Record<string, string>; name?: string } = {},
+      waitForReady = true,
+    }: { args?: string[]; env?: Record<string, string>; name?: string; waitForReady?: boolean } = {},
   ): Promise<OperatorProcess> {
     const stateDir = tierStateDir(tier);
     const logDir = join(stateDir, 'operators');
@@ -60,13 +61,19 @@ export class OperatorProcess {
       `http://127.0.0.1:${port}`,
       `http://127.0.0.1:${webhookPort}/webhook/alertmanager`,
     );
-    await operator.restart();
+    if (waitForReady) await operator.restart();
+    else operator.process.start();
     return operator;
   }
 
   /** Starts it again (after kill or stop), with the same flags, and waits for readiness. */
   async restart(): Promise<void> {
     this.process.start();
+    await this.ready();
+  }
+
+  /** Waits until /readyz says its caches are in sync. */
+  async ready(): Promise<void> {
     await eventually(
       `operator ${this.process.spec.name} ready`,
       async () => (await this.get('/readyz')).status === 200,
@@ -79,6 +86,32 @@ export class OperatorProcess {
 
   get running(): boolean {
     return this.process.running;
+  }
+
+  /** The exit code once the process has exited (128 after a signal), else null. */
+  get exitCode(): number | null {
+    return this.process.exitCode;
+  }
+
+  /** Its JSON log lines, parsed. */
+  logLines(): Record<string, unknown>[] {
+    return readFileSync(this.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /** Posts an Alertmanager notification (or any body) to its webhook. */
+  async postAlerts(
+    body: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(this.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   async get(path: string): Promise<{ status: number; body: string }> {

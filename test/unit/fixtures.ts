@@ -1,22 +1,27 @@
 // Builders for the Incident reconciler's unit tests: incidents, workloads, observations and settings
 // as small plain objects, with one fixed clock (T0) instead of the real one.
-import type { V1DeploymentCondition } from '@kubernetes/client-node';
+import type { V1DeploymentCondition, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
 import { ATTEMPT_ANNOTATION } from '../../src/actions/action.ts';
+import { claimAnnotation, type Claim } from '../../src/actions/claim.ts';
 import { ACTIONS } from '../../src/actions/registry.ts';
+import type { Workload } from '../../src/actions/workload.ts';
 import { DISABLED_ANNOTATION } from '../../src/api/group.ts';
 import type { Attempt, Incident, IncidentSpec, IncidentStatus } from '../../src/api/incident.ts';
 import type { RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
 import type { Action, Verification } from '../../src/api/remediation.ts';
+import { Decision } from '../../src/incidents/decide/decision.ts';
 import {
   attemptMarker,
   decide,
+  type ApplyEffect,
+  type ClaimObservation,
   type Observations,
+  type PauseObservation,
   type Plan,
   type TargetObservation,
-} from '../../src/incidents/decide.ts';
+} from '../../src/incidents/decide/index.ts';
 import { DEFAULT_PLAYBOOK } from '../../src/incidents/playbook.ts';
 import type { IncidentSettings } from '../../src/incidents/settings.ts';
-import type { Workload } from '../../src/verify/rollout.ts';
 
 export const SECOND = 1_000;
 export const MINUTE = 60 * SECOND;
@@ -32,6 +37,8 @@ export const iso = (offsetMs: number): string => at(offsetMs).toISOString();
 export const NAMESPACE = 'shop';
 export const WORKLOAD = 'checkout';
 export const UID = '3f2c9a1e-0000-4000-8000-000000000001';
+/** The resourceVersion of every workload these builders make, unless told otherwise. */
+export const WORKLOAD_VERSION = '4711';
 
 /** The install's settings with the configuration defaults (config.test.ts checks they match). */
 export function settings(overrides: Partial<IncidentSettings> = {}): IncidentSettings {
@@ -90,7 +97,9 @@ export function withSpec(base: Incident, spec: Partial<IncidentSpec>): Incident 
   return { ...base, spec: { ...base.spec, ...spec } };
 }
 
-export const markerOf = (inc: Incident, attemptId: string): string => attemptMarker(inc, attemptId);
+/** The marker the incident's attempt writes on the workload, as decide() computes it. */
+export const markerOf = (inc: Incident, attemptId: string): string =>
+  attemptMarker(new Decision(inc, observations(T0), settings(), ACTIONS, undefined), attemptId);
 
 export type RolloutShape = 'complete' | 'progressing' | 'failed';
 
@@ -107,12 +116,15 @@ export interface DeploymentOptions {
   availableReplicas?: number;
   conditions?: V1DeploymentCondition[];
   paused?: boolean;
+  resourceVersion?: string;
   /** The attempt marker on the pod template (what rolloutRestart writes). */
   templateMarker?: string;
   /** The attempt marker on the Deployment's own annotations (what scale writes). */
   objectMarker?: string;
   /** Further annotations on the Deployment's metadata. */
   annotations?: Record<string, string>;
+  /** The claim annotation an attempt writes with its effect. */
+  claim?: Claim;
 }
 
 /** A Deployment workload, by default rolled out completely at 2 replicas. */
@@ -136,6 +148,7 @@ export function deployment(o: DeploymentOptions = {}): Workload {
   const annotations = {
     ...o.annotations,
     ...(o.objectMarker ? { [ATTEMPT_ANNOTATION]: o.objectMarker } : {}),
+    ...(o.claim ? claimAnnotation(o.claim) : {}),
   };
   return {
     kind: 'Deployment',
@@ -146,6 +159,7 @@ export function deployment(o: DeploymentOptions = {}): Workload {
         name: o.name ?? WORKLOAD,
         namespace: NAMESPACE,
         generation,
+        resourceVersion: o.resourceVersion ?? WORKLOAD_VERSION,
         ...(Object.keys(annotations).length ? { annotations } : {}),
       },
       spec: {
@@ -170,17 +184,50 @@ export function deployment(o: DeploymentOptions = {}): Workload {
   };
 }
 
+/** A StatefulSet workload, rolled out completely at 3 replicas, by default with RollingUpdate. */
+export function statefulSet(
+  updateStrategy: V1StatefulSetUpdateStrategy = { type: 'RollingUpdate' },
+): Workload {
+  return {
+    kind: 'StatefulSet',
+    object: {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: WORKLOAD, namespace: NAMESPACE, generation: 1, resourceVersion: WORKLOAD_VERSION },
+      spec: {
+        replicas: 3,
+        serviceName: WORKLOAD,
+        updateStrategy,
+        selector: { matchLabels: { app: WORKLOAD } },
+        template: { metadata: { labels: { app: WORKLOAD } } },
+      },
+      status: {
+        observedGeneration: 1,
+        replicas: 3,
+        readyReplicas: 3,
+        updatedReplicas: 3,
+        currentRevision: 'checkout-5b7d',
+        updateRevision: 'checkout-5b7d',
+      },
+    },
+  };
+}
+
 /** A DaemonSet workload, rolled out on 3 nodes. */
-export function daemonSet(name = WORKLOAD): Workload {
+export function daemonSet(
+  name = WORKLOAD,
+  updateStrategy: 'RollingUpdate' | 'OnDelete' = 'RollingUpdate',
+): Workload {
   return {
     kind: 'DaemonSet',
     object: {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
-      metadata: { name, namespace: NAMESPACE, generation: 1 },
+      metadata: { name, namespace: NAMESPACE, generation: 1, resourceVersion: WORKLOAD_VERSION },
       spec: {
         selector: { matchLabels: { app: name } },
         template: { metadata: { labels: { app: name } } },
+        updateStrategy: { type: updateStrategy },
       },
       status: {
         observedGeneration: 1,
@@ -217,6 +264,28 @@ export function observations(now: Date, overrides: Partial<Observations> = {}): 
     otherAttemptsOnTarget: [],
     incidentsInStormWindow: 1,
     ...overrides,
+  };
+}
+
+/** The installation's live switch, as observe() reports it while on. */
+export const PAUSE: PauseObservation = { reason: 'ConfigMap selfheal-system/selfheal-pause: db migration' };
+export const paused = { pause: PAUSE };
+
+/** Another incident acting on the target: its name, uid and attempt. */
+export const OTHER = { incident: 'checkout-latency', uid: '3f2c9a1e-0000-4000-8000-000000000002' };
+
+/** A claim of the other incident's attempt, binding (live) unless told otherwise. */
+export function otherClaim(
+  o: { attempt?: string; expiresAt?: string; live?: boolean } = {},
+): ClaimObservation {
+  return {
+    claim: {
+      ...OTHER,
+      attempt: o.attempt ?? 'attempt-1',
+      expiresAt: o.expiresAt ?? iso(10 * MINUTE),
+    },
+    own: false,
+    live: o.live ?? true,
   };
 }
 
@@ -284,10 +353,64 @@ export function chain(
   return { incident: current, plan };
 }
 
+function mergeInto(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = out[key];
+    out[key] =
+      typeof value === 'object' && value !== null && typeof current === 'object' && current !== null
+        ? mergeInto(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/**
+ * The workload as the API server returns it after an effect: the action's patch and the claim merged
+ * in, a new generation its controller has not observed yet (the rollout is under way) and a new
+ * resourceVersion.
+ */
+export function written(workload: Workload, effect: ApplyEffect): Workload {
+  const action = ACTIONS[effect.attempt.action];
+  if (!action) throw new Error(`no action ${effect.attempt.action} in this build`);
+  const patch = mergeInto(action.effect(effect.intent) as Record<string, unknown>, {
+    metadata: { annotations: claimAnnotation(effect.claim) },
+  });
+  const object = mergeInto(structuredClone(workload.object) as Record<string, unknown>, patch) as {
+    metadata: { generation?: number; resourceVersion?: string };
+  };
+  object.metadata.generation = (object.metadata.generation ?? 1) + 1;
+  object.metadata.resourceVersion = `${Number(object.metadata.resourceVersion ?? 0) + 1}`;
+  return { kind: workload.kind, object } as Workload;
+}
+
+/**
+ * One reconcile pass as IncidentReconciler makes it: decide; write the status; when the plan carries
+ * an effect, apply it and decide again on the workload as written. Returns the incident as stored
+ * after the pass, and the pass's last plan.
+ */
+export function reconcile(
+  inc: Incident,
+  obs: Observations,
+  s: IncidentSettings = settings(),
+): { incident: Incident; plan: Plan; workload?: Workload } {
+  const plan = run(inc, obs, s);
+  const stored = withStatus(inc, plan.status);
+  const workload = obs.target?.workload;
+  if (!plan.effect || !obs.target || !workload) return { incident: stored, plan };
+  const after = written(workload, plan.effect);
+  const again = run(stored, { ...obs, target: { ...obs.target, workload: after } }, s);
+  return { incident: withStatus(stored, again.status), plan: again, workload: after };
+}
+
 /** Conditions as `{ Type: 'Status/Reason' }`, for exact comparison in tables. */
 export function conditionsOf(status: IncidentStatus): Record<string, string> {
   return Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
 }
+
+/** The message of one condition. */
+export const conditionMessage = (status: IncidentStatus, type: string): string | undefined =>
+  status.conditions?.find((c) => c.type === type)?.message;
 
 /** Events as `'Type Reason'`. */
 export const eventsOf = (plan: Plan): string[] => plan.events.map((e) => `${e.type} ${e.reason}`);

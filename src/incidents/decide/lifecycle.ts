@@ -59,7 +59,8 @@ export function closeWhenDone(d: Decision): void {
   if (required && !d.incident.spec.postMortem?.completed) return;
   // After an automated fix the incident stays Resolved for the recurrence window, so a returning
   // signal reopens it instead of starting over; a fix by people closes as soon as it is recorded.
-  const automated = s.conditions?.find((c) => c.type === 'Resolved')?.reason === 'RemediatedAndVerified';
+  const reason = s.conditions?.find((c) => c.type === 'Resolved')?.reason;
+  const automated = reason === 'RemediatedAndVerified' || reason === 'ResolvedWithIncident';
   const watchUntil = resolvedAt.getTime() + (automated ? d.settings.recurrenceWindowMs : 0);
   if (d.now.getTime() < watchUntil) {
     d.wakeAt(new Date(watchUntil));
