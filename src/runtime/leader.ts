@@ -303,7 +303,6 @@ export class LeaderElector {
     this.deadlineTimer = undefined;
     if (!this.leading) return;
     this.leading = false;
-    this.validUntil = 0;
     this.logger.warn({ lease: this.leaseRef, identity: this.identity, reason }, 'stopped leading');
     this.notify('onStoppedLeading', () => this.callbacks?.onStoppedLeading());
   }
