@@ -3,6 +3,9 @@ import type { Config } from 'jest';
 // Three tiers, one runner: `--selectProjects unit|integration|e2e`. Sources are ESM TypeScript with
 // `.ts` import specifiers (Node 24 runs them directly); ts-jest transpiles them for Jest's ESM runtime.
 const shared = {
+  // Only the project's own folders: the state directories under .tmp/ (a demo cluster's etcd keeps
+  // *.snap files there) are no tests and no snapshots of Jest's.
+  roots: ['<rootDir>/test', '<rootDir>/src'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.jest.json' }] },
   testEnvironment: 'node',

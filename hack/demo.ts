@@ -75,6 +75,8 @@ console.log(run(['-n', NAMESPACE, 'get', 'deployment,replicaset']));
 
 step('starting the operator (node src/main.ts), leader election on');
 const healthPort = await freePort();
+const webhookPort = await freePort();
+const webhookUrl = `http://127.0.0.1:${webhookPort}/webhook/alertmanager`;
 const tokenFile = join(env.info.stateDir, 'webhook-token');
 writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
 const operatorLog = join(env.info.stateDir, 'operator.log');
@@ -86,7 +88,7 @@ const operator = new ManagedProcess(
       join(REPO_ROOT, 'src', 'main.ts'),
       `--kubeconfig=${kubeconfig}`,
       `--health-address=127.0.0.1:${healthPort}`,
-      `--webhook-address=127.0.0.1:${await freePort()}`,
+      `--webhook-address=127.0.0.1:${webhookPort}`,
       `--webhook-token-file=${tokenFile}`,
       '--namespace=selfheal-system',
     ],
@@ -140,6 +142,39 @@ console.log(run(['-n', NAMESPACE, 'get', 'replicasets']));
 const attempt = final.status?.attempts?.[0];
 console.log(`One restart (attempt ${attempt?.id ?? '?'}): ${attempt?.message ?? ''}`);
 
+step(`a RemediationPolicy for alerts: DemoApiDown restarts the Deployment its "deployment" label names`);
+await objects.createNamespacedCustomObject({
+  group: GROUP,
+  version: VERSION,
+  namespace: NAMESPACE,
+  plural: 'remediationpolicies',
+  body: {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'RemediationPolicy',
+    metadata: { name: 'demo-restart' },
+    spec: {
+      match: { alertName: 'DemoApiDown' },
+      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      actions: [{ type: 'rolloutRestart' }],
+      guards: { maxAttempts: 2, cooldown: '1m', maxPerHour: 10 },
+    },
+  },
+});
+const alertBody = JSON.stringify({
+  version: '4',
+  status: 'firing',
+  receiver: 'selfheal',
+  alerts: [
+    {
+      status: 'firing',
+      labels: { alertname: 'DemoApiDown', namespace: NAMESPACE, deployment: 'api', severity: 'error' },
+      annotations: { summary: 'the api Deployment is down' },
+      startsAt: '$(date -u +%Y-%m-%dT%H:%M:%SZ)',
+      fingerprint: '$(date +%s)',
+    },
+  ],
+});
+
 step('try next');
 console.log(`  export KUBECONFIG=${kubeconfig}
   alias kubectl=${kubectl}
@@ -147,5 +182,13 @@ console.log(`  export KUBECONFIG=${kubeconfig}
   kubectl describe inc api-degraded -n ${NAMESPACE}  # conditions, timeline and Events
   kubectl apply -n ${NAMESPACE} -f deploy/samples/  # more samples: policies and another incident
   curl -s http://127.0.0.1:${healthPort}/metrics | grep ^selfheal_
+
+Send it an alert as Alertmanager would (webhook ${webhookUrl}, bearer token in ${tokenFile}):
+  curl -s -X POST ${webhookUrl} \\
+    -H "Authorization: Bearer $(cat ${tokenFile})" -H 'Content-Type: application/json' \\
+    -d "${alertBody.replaceAll('"', '\\"')}"
+  kubectl get inc -n ${NAMESPACE} -w               # a new incident, remediated (a cooldown of 1m applies)
+  kubectl -n selfheal-system create configmap selfheal-pause --from-literal=reason=demo   # pause all automation
+  kubectl -n selfheal-system delete configmap selfheal-pause                              # and resume
   npm run cluster -- stop                      # stop the cluster and the operator
 The cluster and the operator keep running in the background.`);
