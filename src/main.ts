@@ -315,7 +315,7 @@ async function main(): Promise<void> {
     intake,
     token: config.webhook.token,
     maxBodyBytes: config.webhook.maxBodyBytes,
-    ready: () => incidents.hasSynced && policies.hasSynced,
+    ready: () => incidentInformer.hasSyncedOnce && policies.hasSyncedOnce,
     metrics,
     logger,
   });

@@ -128,6 +128,7 @@ export class AlertWebhook {
           ? { error: 'an Incident could not be written: the API server is unavailable, retry later' }
           : {}),
         ...(valid.length === 0 ? { error: 'no alert of the notification is valid' } : {}),
+        ...(invalid > 0 ? { details: parsed.entries.flatMap((e) => (e.ok ? [] : e.errors)) } : {}),
         alerts,
       });
     } catch (error) {

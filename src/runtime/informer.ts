@@ -57,6 +57,7 @@ export class SupervisedInformer<T extends CachedObject> implements IndexedCache<
   private readonly listeners: ChangeListener<T>[] = [];
   private readonly indexes = new Indexes<T>();
   private synced = false;
+  private syncedOnce = false;
   private stopped = false;
   private failures = 0;
   private epoch = 0;
@@ -124,6 +125,14 @@ export class SupervisedInformer<T extends CachedObject> implements IndexedCache<
     return this.synced;
   }
 
+  /**
+   * True once the cache has held a complete list: after a watch failure it may lag behind, but it
+   * is not empty (what alert intake needs before it may judge an alert by it).
+   */
+  get hasSyncedOnce(): boolean {
+    return this.syncedOnce;
+  }
+
   get(name: string, namespace?: string): T | undefined {
     return this.listWatch.get(name, namespace) as T | undefined;
   }
@@ -177,6 +186,7 @@ export class SupervisedInformer<T extends CachedObject> implements IndexedCache<
     // An error during start fires the error handler (which bumps the epoch) instead of throwing.
     if (epoch === this.epoch && !this.stopped) {
       this.synced = true;
+      this.syncedOnce = true;
       if (this.failures > 0) {
         this.options.logger.info({ path: this.options.path }, 'informer resynced');
         this.options.onResync?.();
