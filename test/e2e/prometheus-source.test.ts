@@ -5,6 +5,7 @@ import { eventually } from '../../hack/localenv/wait.ts';
 import {
   ALERT_NAME,
   alertOnUnhealthyWorkloads,
+  createPolicy,
   firstIncident,
   listIncidents,
   restartPolicy,
@@ -104,5 +105,47 @@ describe('Prometheus polled directly', () => {
     expect(resolved.status?.signal?.state).toBe('Cleared');
     expect(await incidents.templateRevisions('api')).toBe(2);
     expect(await listIncidents(kc, namespace)).toHaveLength(1);
+  });
+});
+
+describe('Prometheus polled across an operator restart', () => {
+  it('sees an alert that stopped firing while no operator ran as resolved, from the incidents themselves', async () => {
+    const namespace = await createTestNamespace(kc, 'poller-gap');
+    namespaces.push(namespace);
+    const incidents = new IncidentClient(kc, namespace);
+    await incidents.deployment('api');
+    // A dry run: the incident escalates and stays open while its alert is watched.
+    await createPolicy(kc, namespace, 'watch-only', {
+      match: { alertName: ALERT_NAME },
+      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      actions: [{ type: 'rolloutRestart' }],
+      dryRun: true,
+    });
+    await exporter.breakDeployment(namespace, 'api', { heals: false });
+    const raised = await firstIncident(kc, namespace);
+    const name = raised.metadata.name ?? '';
+    await incidents.waitForPhase(name, 'Escalated', 30_000);
+
+    operator.kill();
+    await eventually('the operator to die', () => !operator.running);
+    exporter.heal(namespace, 'api');
+    await eventually(
+      'Prometheus to stop firing the alert',
+      async () => {
+        const { data } = await axios.get<{ data: { alerts: { labels: Record<string, string> }[] } }>(
+          `${prometheus.url}/api/v1/alerts`,
+        );
+        return !data.data.alerts.some((a) => a.labels.namespace === namespace);
+      },
+      { timeoutMs: 30_000 },
+    );
+    await operator.restart();
+    const cleared = await incidents.waitFor(
+      name,
+      'the signal cleared',
+      (i) => i.status?.signal?.state === 'Cleared',
+      30_000,
+    );
+    expect(cleared.metadata.annotations?.['selfheal.dev/signal-cleared-at']).toBeDefined();
   });
 });

@@ -70,6 +70,12 @@ export class WorkloadExporter {
     });
   }
 
+  /** Marks the Deployment healthy again, as if something other than selfheal had fixed it. */
+  heal(namespace: string, deployment: string): void {
+    const series = this.series.get(`${namespace}/${deployment}`);
+    if (series) series.healthy = true;
+  }
+
   healthy(namespace: string, deployment: string): boolean | undefined {
     return this.series.get(`${namespace}/${deployment}`)?.healthy;
   }
