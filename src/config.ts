@@ -113,7 +113,7 @@ export const SETTINGS = [
     flag: 'paused',
     kind: 'bool',
     default: 'false',
-    help: 'global pause: escalate every incident, act on nothing',
+    help: 'install-time default of the global pause: automation holds and acts on nothing (the ConfigMap selfheal-pause switches it live)',
   },
   {
     flag: 'playbook-file',

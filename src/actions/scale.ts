@@ -2,11 +2,17 @@ import type { Action } from '../api/remediation.ts';
 import { ATTEMPT_ANNOTATION, type RemediationAction } from './action.ts';
 import { objectAnnotations, specReplicas, type Workload } from './workload.ts';
 
-/** The replica count a scale aims at from this workload: the fixed count or current + delta, within min and max. */
+/** The API's bound on a scale's count (ScaleParams, Attempt.targetReplicas). */
+const MAX_REPLICAS = 1000;
+
+/**
+ * The replica count a scale aims at from this workload: the fixed count or current + delta, within
+ * min and max, and never above what an attempt can record.
+ */
 export function scaleTarget(workload: Workload, params: Action): number {
   const p = params.scale ?? {};
   const wanted = p.replicas ?? (specReplicas(workload) ?? 0) + (p.delta ?? 0);
-  return Math.min(p.max ?? Number.MAX_SAFE_INTEGER, Math.max(p.min ?? 0, wanted));
+  return Math.min(p.max ?? MAX_REPLICAS, MAX_REPLICAS, Math.max(p.min ?? 0, wanted));
 }
 
 /**

@@ -187,8 +187,11 @@ export class AlertIntake {
     if (isOpen(latest) && !clearedBefore(latest, alert.startsAt))
       return { ...base, result: 'duplicate', incident: name };
     if (!isOpen(latest) && !this.recentlyFixedByAutomation(latest)) return undefined;
-    await this.options.store.annotate(namespace, name, { [RECURRED_ANNOTATION]: alert.startsAt });
-    return { ...base, result: 'reopened', incident: name };
+    const annotated = await this.options.store.annotate(namespace, name, {
+      [RECURRED_ANNOTATION]: alert.startsAt,
+    });
+    // Deleted meanwhile: nothing to reopen, so this firing is a new episode.
+    return annotated === 'annotated' ? { ...base, result: 'reopened', incident: name } : undefined;
   }
 
   private recentlyFixedByAutomation(incident: Incident): boolean {

@@ -156,7 +156,10 @@ function stringMapAt(
     // and malformed (lone surrogate) names are refused.
     if (limits.labelNames && key === '') problems.add(at, 'empty label name');
     else if (limits.labelNames && excess(key, MAX_LABEL_NAME_LENGTH) !== undefined)
-      problems.add(at, `label name is ${key.length} characters, more than ${MAX_LABEL_NAME_LENGTH}`);
+      problems.add(
+        at,
+        `label name is ${excess(key, MAX_LABEL_NAME_LENGTH) ?? key.length} characters, more than ${MAX_LABEL_NAME_LENGTH}`,
+      );
     else if (limits.labelNames && !key.isWellFormed()) problems.add(at, 'label name is not valid UTF-8');
     if (typeof v !== 'string') {
       problems.add(at, `must be a string, got ${show(v)}`);

@@ -26,7 +26,9 @@ export class TokenBucket {
   /** Takes a token; resolves to how long (ms) the caller must wait until it is really there. */
   reserve(): number {
     const now = this.clock.now().getTime();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
+    // A clock that stepped back counts as no time passed, as in golang.org/x/time/rate.
+    const elapsed = Math.max(0, now - this.last);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.qps) / 1000);
     this.last = now;
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.qps;

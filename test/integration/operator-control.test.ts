@@ -184,7 +184,6 @@ describe('the alert webhook', () => {
       dryRun: true,
     });
     const [one, two] = await Promise.all([startOperator('race-one'), startOperator('race-two')]);
-    if (!one || !two) throw new Error('two replicas needed');
     const signals = Array.from({ length: 10 }, (_, i) => ({
       alertname: 'RaceDown',
       namespace,
@@ -213,15 +212,13 @@ describe('the alert webhook', () => {
 
 describe('policy status', () => {
   const readPolicy = async (name: string) =>
-    (await kc
-      .makeApiClient(CustomObjectsApi)
-      .getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: 'remediationpolicies',
-        name,
-      })) as RemediationPolicy;
+    (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'remediationpolicies',
+      name,
+    })) as RemediationPolicy;
   const ready = (p: RemediationPolicy) => p.status?.conditions?.find((c) => c.type === 'Ready');
 
   it('says in kubectl get rpol which policies cannot work, and why', async () => {
@@ -252,13 +249,16 @@ describe('policy status', () => {
       );
     });
     const wide = await kubectl('integration', ['-n', namespace, 'get', 'rpol', '-o', 'wide']);
-    const rows = Object.fromEntries(
+    const rows: Record<string, string> = Object.fromEntries(
       wide.stdout
         .trim()
         .split('\n')
         .slice(1)
         .map((line) => line.split(/\s+/))
-        .map(([name, , readyColumn, reason]) => [name, `${readyColumn} ${reason}`]),
+        .map(([name = '', , readyColumn = '', reason = '']): [string, string] => [
+          name,
+          `${readyColumn} ${reason}`,
+        ]),
     );
     expect(rows).toEqual(
       expect.objectContaining({

@@ -1,9 +1,11 @@
 // Alert intake, table by table: what one alert (or one notification of several) makes the intake
-// write through its IncidentStore, read from in-memory caches of policies and incidents, with a
-// fixed clock. The store is a Map that records every call and can be told to fail like an API outage.
+// write through its IncidentStore, read from in-memory informer caches of policies and incidents,
+// with a fixed clock. The store is a Map that records every call and can be told to fail like an
+// API outage; the incident cache is the IncidentCache the operator uses, over an in-memory informer
+// that lags behind the store unless a test makes it catch up.
 import { describe, expect, it } from '@jest/globals';
-import type { ObjectCache } from '@kubernetes/client-node';
-import { incidentNameFor } from '../../src/alerts/identity.ts';
+import { ApiException } from '@kubernetes/client-node';
+import { EPISODE_LABEL, incidentNameFor } from '../../src/alerts/identity.ts';
 import { AlertIntake, type AlertSource, type IntakeOutcome } from '../../src/alerts/intake.ts';
 import type { ReceivedAlert } from '../../src/alerts/payload.ts';
 import type { IncidentStore } from '../../src/alerts/store.ts';
@@ -11,14 +13,17 @@ import {
   FINGERPRINT_LABEL,
   RECURRED_ANNOTATION,
   SIGNAL_CLEARED_ANNOTATION,
+  TARGET_PROBLEM_ANNOTATION,
   type Severity,
   type WorkloadKind,
 } from '../../src/api/group.ts';
 import type { Incident, IncidentStatus, Phase } from '../../src/api/incident.ts';
 import type { RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
+import { IncidentCache } from '../../src/incidents/cache.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
+import { MemoryCache } from '../support/memoryCache.ts';
 import { HOUR, incident, iso, MINUTE, NAMESPACE, policy, T0 } from './fixtures.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -37,15 +42,23 @@ class MemoryIncidentStore implements IncidentStore {
   readonly incidents = new Map<string, Incident>();
   /** Every call in order, a failed one included (copies, as they were when made). */
   readonly calls: StoreCall[] = [];
-  private outage: { error: Error; after: number } | undefined;
+  /** Writes under way at once, and the most there ever were (overall and per fingerprint). */
+  inFlight = 0;
+  maxInFlight = 0;
+  readonly maxInFlightBySignal = new Map<string, number>();
+  private readonly inFlightBySignal = new Map<string, number>();
+  private outage: { error: unknown; after: number } | undefined;
+  /** Each write takes a turn of the event loop, so writes started together overlap. */
+  private readonly slow: boolean;
 
-  constructor(seed: readonly Incident[] = []) {
+  constructor(seed: readonly Incident[] = [], { slow = false } = {}) {
+    this.slow = slow;
     for (const i of seed)
       this.incidents.set(keyOf(i.metadata.namespace ?? '', i.metadata.name ?? ''), structuredClone(i));
   }
 
   /** From now on, every call after the first `after` ones rejects with `error`. */
-  failWith(error: Error, after = 0): void {
+  failWith(error: unknown, after = 0): void {
     this.outage = { error, after: this.calls.length + after };
   }
 
@@ -53,55 +66,51 @@ class MemoryIncidentStore implements IncidentStore {
     return this.incidents.get(keyOf(namespace, name));
   }
 
-  create(incident: Incident): Promise<'created' | 'exists'> {
+  async create(incident: Incident): Promise<'created' | 'exists'> {
     this.calls.push({ op: 'create', incident: structuredClone(incident) });
-    if (this.down()) return Promise.reject(this.outage?.error ?? new Error('outage'));
-    const key = keyOf(incident.metadata.namespace ?? '', incident.metadata.name ?? '');
-    if (this.incidents.has(key)) return Promise.resolve('exists');
-    this.incidents.set(key, structuredClone(incident));
-    return Promise.resolve('created');
+    const down = this.down();
+    return this.write(incident.spec.source.fingerprint ?? '', () => {
+      if (down) throw down.error;
+      const key = keyOf(incident.metadata.namespace ?? '', incident.metadata.name ?? '');
+      if (this.incidents.has(key)) return 'exists';
+      this.incidents.set(key, structuredClone(incident));
+      return 'created';
+    });
   }
 
-  annotate(
+  async annotate(
     namespace: string,
     name: string,
     annotations: Record<string, string>,
   ): Promise<'annotated' | 'missing'> {
     this.calls.push({ op: 'annotate', namespace, name, annotations: { ...annotations } });
-    if (this.down()) return Promise.reject(this.outage?.error ?? new Error('outage'));
+    const down = this.down();
     const stored = this.incidents.get(keyOf(namespace, name));
-    if (!stored) return Promise.resolve('missing');
-    stored.metadata.annotations = { ...stored.metadata.annotations, ...annotations };
-    return Promise.resolve('annotated');
+    return this.write(stored?.spec.source.fingerprint ?? '', () => {
+      if (down) throw down.error;
+      if (!stored) return 'missing';
+      stored.metadata.annotations = { ...stored.metadata.annotations, ...annotations };
+      return 'annotated';
+    });
   }
 
-  private down(): boolean {
-    return this.outage !== undefined && this.calls.length > this.outage.after;
-  }
-}
-
-interface Named {
-  metadata: { name?: string; namespace?: string };
-}
-
-/** An informer's cache, frozen: get(name, namespace) and list(namespace). */
-class MemoryCache<T extends Named> implements ObjectCache<T> {
-  private readonly items: readonly T[];
-
-  constructor(items: readonly T[] = []) {
-    this.items = items;
+  private async write<T>(signal: string, apply: () => T): Promise<T> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const bySignal = (this.inFlightBySignal.get(signal) ?? 0) + 1;
+    this.inFlightBySignal.set(signal, bySignal);
+    this.maxInFlightBySignal.set(signal, Math.max(this.maxInFlightBySignal.get(signal) ?? 0, bySignal));
+    try {
+      if (this.slow) await new Promise<void>((resolve) => setImmediate(resolve));
+      return apply();
+    } finally {
+      this.inFlight--;
+      this.inFlightBySignal.set(signal, (this.inFlightBySignal.get(signal) ?? 1) - 1);
+    }
   }
 
-  get(name: string, namespace?: string): T | undefined {
-    return this.items.find(
-      (i) => i.metadata.name === name && (namespace === undefined || i.metadata.namespace === namespace),
-    );
-  }
-
-  list(namespace?: string): readonly T[] {
-    return namespace === undefined
-      ? this.items
-      : this.items.filter((i) => i.metadata.namespace === namespace);
+  private down(): { error: unknown } | undefined {
+    return this.outage !== undefined && this.calls.length > this.outage.after ? this.outage : undefined;
   }
 }
 
@@ -122,6 +131,10 @@ const LABELS: Record<string, string> = {
   severity: 'critical',
   deployment: 'checkout',
 };
+
+/** The name of episode `episode` of the checkout signal (or of another fingerprint). */
+const episodeName = (episode: number, fingerprint = FP) =>
+  incidentNameFor({ labels: LABELS, fingerprint }, episode);
 
 interface AlertOverrides {
   labels?: Record<string, string>;
@@ -165,6 +178,8 @@ interface ExistingOptions {
   namespace?: string;
   fingerprint?: string;
   startsAt?: string;
+  /** Which episode of its signal it is (default 1); null: an incident from before episodes. */
+  episode?: number | null;
   phase?: Phase;
   /** The reason of a Resolved=True condition. */
   resolvedBy?: 'RemediatedAndVerified' | 'ResolvedByPerson';
@@ -175,6 +190,7 @@ interface ExistingOptions {
 /** An Incident intake raised earlier for the checkout alert (its fingerprint, another start). */
 function existing(o: ExistingOptions = {}): Incident {
   const startsAt = o.startsAt ?? iso(-2 * HOUR);
+  const episode = o.episode === undefined ? 1 : o.episode;
   const status: IncidentStatus = {
     ...(o.phase ? { phase: o.phase } : {}),
     ...(o.resolvedBy
@@ -194,9 +210,13 @@ function existing(o: ExistingOptions = {}): Incident {
   };
   return incident({
     metadata: {
-      name: o.name ?? incidentNameFor({ labels: LABELS, fingerprint: FP, startsAt }),
+      name: o.name ?? (episode === null ? 'checkout-errors-legacy' : episodeName(episode, o.fingerprint)),
       namespace: o.namespace ?? NAMESPACE,
-      labels: { [FINGERPRINT_LABEL]: o.fingerprint ?? FP, 'selfheal.dev/alertname': 'CheckoutErrors' },
+      labels: {
+        [FINGERPRINT_LABEL]: o.fingerprint ?? FP,
+        'selfheal.dev/alertname': 'CheckoutErrors',
+        ...(episode === null ? {} : { [EPISODE_LABEL]: String(episode) }),
+      },
       ...(o.annotations ? { annotations: o.annotations } : {}),
     },
     spec: {
@@ -220,19 +240,30 @@ interface Expected {
   title: string;
   description?: string;
   target?: { kind: WorkloadKind; name: string };
+  /** Why the policy could not name a target from the alert (the selfheal.dev/target-problem annotation). */
+  targetProblem?: string;
   policyRef?: string;
   source?: AlertSource;
   alertname?: string;
+  episode?: number;
 }
 
 /** The Incident intake should write for a firing alert, spelled out field by field. */
 function expectedIncident(a: ReceivedAlert, e: Expected): Incident {
   const alertname = e.alertname ?? 'CheckoutErrors';
+  const episode = e.episode ?? 1;
   return {
     metadata: {
-      name: incidentNameFor(a),
+      name: incidentNameFor(a, episode),
       namespace: e.namespace ?? NAMESPACE,
-      labels: { [FINGERPRINT_LABEL]: a.fingerprint, 'selfheal.dev/alertname': alertname },
+      labels: {
+        [FINGERPRINT_LABEL]: a.fingerprint,
+        [EPISODE_LABEL]: String(episode),
+        'selfheal.dev/alertname': alertname,
+      },
+      ...(e.targetProblem !== undefined
+        ? { annotations: { [TARGET_PROBLEM_ANNOTATION]: e.targetProblem } }
+        : {}),
     },
     spec: {
       severity: e.severity,
@@ -253,48 +284,76 @@ function expectedIncident(a: ReceivedAlert, e: Expected): Incident {
   };
 }
 
+/** The checkout Incident the default policy writes for a firing alert (episode 1 unless told). */
+const checkoutIncident = (a: ReceivedAlert, episode = 1) =>
+  expectedIncident(a, {
+    severity: 'P1',
+    title: 'checkout returns 500s',
+    target,
+    policyRef: 'restart-checkout',
+    episode,
+  });
+
 interface Setup {
   policies?: RemediationPolicy[];
   /** In the informer cache and on the API server. */
   incidents?: Incident[];
   /** Only on the API server (the informer has not seen them yet). */
   storedOnly?: Incident[];
+  /** Only in the informer cache (the API server deleted them, the watch has not said so yet). */
+  cachedOnly?: Incident[];
   unmatchedNamespace?: string;
   recurrenceWindowMs?: number;
+  concurrency?: number;
+  /** Another replica's intake on the same API server. */
+  store?: MemoryIncidentStore;
+  slowStore?: boolean;
 }
 
 function setup(s: Setup = {}) {
   const incidents = s.incidents ?? [];
-  const store = new MemoryIncidentStore([...incidents, ...(s.storedOnly ?? [])]);
+  const store =
+    s.store ??
+    new MemoryIncidentStore([...incidents, ...(s.storedOnly ?? [])], { slow: s.slowStore ?? false });
   const metrics = new Metrics({ processMetrics: false });
   const clock = new ManualClock(T0);
+  const informer = new MemoryCache<Incident>([...incidents, ...(s.cachedOnly ?? [])]);
   const intake = new AlertIntake({
     store,
     policies: new MemoryCache(s.policies ?? [checkoutPolicy()]),
-    incidents: new MemoryCache(incidents),
+    incidents: new IncidentCache(informer),
     ...(s.unmatchedNamespace !== undefined ? { unmatchedNamespace: s.unmatchedNamespace } : {}),
     recurrenceWindowMs: s.recurrenceWindowMs ?? HOUR,
+    ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
     clock,
     metrics,
     logger: silentLogger,
   });
-  return { intake, store, metrics, clock };
+  /** The informer catches up with the API server. */
+  const sync = () => {
+    for (const i of store.incidents.values()) informer.put(i);
+  };
+  return { intake, store, metrics, clock, informer, sync };
 }
 
-/** selfheal_alerts_unmatched_total{alertname}, read from the exposition text. */
-async function unmatchedCount(metrics: Metrics, alertname = 'CheckoutErrors'): Promise<number> {
-  const text = await metrics.registry.getSingleMetricAsString('selfheal_alerts_unmatched_total');
-  const prefix = `selfheal_alerts_unmatched_total{alertname="${alertname}"} `;
+/** A counter of the exposition text, by its labels as written there (e.g. `alertname="X"`). */
+async function counter(metrics: Metrics, name: string, labels: string): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString(name);
+  const prefix = `${name}{${labels}} `;
   const line = text.split('\n').find((l) => l.startsWith(prefix));
   return line === undefined ? 0 : Number(line.slice(prefix.length));
 }
 
-const created = (a: ReceivedAlert, namespace = NAMESPACE): IntakeOutcome => ({
+/** selfheal_alerts_unmatched_total{alertname}. */
+const unmatchedCount = (metrics: Metrics, alertname = 'CheckoutErrors') =>
+  counter(metrics, 'selfheal_alerts_unmatched_total', `alertname="${alertname}"`);
+
+const created = (a: ReceivedAlert, namespace = NAMESPACE, episode = 1): IntakeOutcome => ({
   alertname: a.labels.alertname ?? '',
   fingerprint: a.fingerprint,
   result: 'created',
   namespace,
-  incident: incidentNameFor(a),
+  incident: incidentNameFor(a, episode),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -311,8 +370,8 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
 
     const outcomes = await intake.ingest([a], 'alertmanager');
 
-    const name = incidentNameFor(a);
-    expect(name).toMatch(/^checkout-errors-c1a2b3d4e5f60718-[0-9a-f]{8}$/);
+    const name = incidentNameFor(a, 1);
+    expect(name).toBe('checkout-errors-c1a2b3d4e5f60718-1');
     expect(outcomes).toStrictEqual([
       {
         alertname: 'CheckoutErrors',
@@ -329,7 +388,11 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
           metadata: {
             name,
             namespace: 'shop',
-            labels: { 'selfheal.dev/fingerprint': FP, 'selfheal.dev/alertname': 'CheckoutErrors' },
+            labels: {
+              'selfheal.dev/fingerprint': FP,
+              'selfheal.dev/episode': '1',
+              'selfheal.dev/alertname': 'CheckoutErrors',
+            },
           },
           spec: {
             severity: 'P1',
@@ -368,6 +431,9 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
   }
 
   const missingTarget = 'label "deployment" (spec.target.nameFromLabel) is missing from the alert';
+  const invalidTarget =
+    'label "deployment" (spec.target.nameFromLabel) is "Checkout_API", not a valid Deployment name: ' +
+    "a DNS-1123 subdomain is lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
 
   it.each<CreateCase>([
     {
@@ -440,9 +506,14 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
       expected: { severity: 'P1', title: 'checkout returns 500s', target, source: 'prometheus' },
     },
     {
-      name: 'target label missing: no target, the reason in the description',
+      name: 'target label missing: no target, the reason in the description and the target-problem annotation',
       alert: firing({ without: ['deployment'] }),
-      expected: { severity: 'P1', title: 'checkout returns 500s', description: missingTarget },
+      expected: {
+        severity: 'P1',
+        title: 'checkout returns 500s',
+        description: missingTarget,
+        targetProblem: missingTarget,
+      },
     },
     {
       name: 'target label missing: the reason follows the description annotation',
@@ -454,6 +525,7 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
         severity: 'P1',
         title: 'checkout returns 500s',
         description: `error rate above 5%\n\n${missingTarget}`,
+        targetProblem: missingTarget,
       },
     },
     {
@@ -462,9 +534,8 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
       expected: {
         severity: 'P1',
         title: 'checkout returns 500s',
-        description:
-          'label "deployment" (spec.target.nameFromLabel) is "Checkout_API", not a valid Deployment name: ' +
-          "a DNS-1123 subdomain is lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+        description: invalidTarget,
+        targetProblem: invalidTarget,
       },
     },
   ])('$name → created', async (c) => {
@@ -514,7 +585,7 @@ describe('AlertIntake: duplicates of a firing', () => {
     const a = firing();
     const first = setup();
     await first.intake.ingest([a], 'alertmanager');
-    const stored = first.store.get(NAMESPACE, incidentNameFor(a));
+    const stored = first.store.get(NAMESPACE, incidentNameFor(a, 1));
     if (!stored) throw new Error('the first firing created nothing');
 
     // Another replica: the API server has the incident, its informer has not seen it yet.
@@ -527,11 +598,11 @@ describe('AlertIntake: duplicates of a firing', () => {
         fingerprint: FP,
         result: 'duplicate',
         namespace: NAMESPACE,
-        incident: incidentNameFor(a),
+        incident: incidentNameFor(a, 1),
       },
     ]);
     expect(store.calls.map((c) => c.op)).toStrictEqual(['create']);
-    expect(store.get(NAMESPACE, incidentNameFor(a))).toStrictEqual({
+    expect(store.get(NAMESPACE, incidentNameFor(a, 1))).toStrictEqual({
       ...stored,
       status: { phase: 'Remediating' },
     });
@@ -544,7 +615,7 @@ describe('AlertIntake: duplicates of a firing', () => {
     const outcomes = await intake.ingest([a, a], 'alertmanager');
 
     expect(outcomes.map((o) => o.result)).toStrictEqual(['created', 'duplicate']);
-    expect(outcomes[1]?.incident).toBe(incidentNameFor(a));
+    expect(outcomes[1]?.incident).toBe(incidentNameFor(a, 1));
     expect(store.calls.map((c) => c.op)).toStrictEqual(['create', 'create']);
     expect(store.incidents.size).toBe(1);
   });
@@ -578,33 +649,34 @@ describe('AlertIntake: duplicates of a firing', () => {
     },
   );
 
-  it.each<{ name: string; other: Incident }>([
+  it.each<{ name: string; other: Incident; episode: number }>([
     {
       name: 'another fingerprint',
       other: existing({ fingerprint: OTHER_FP, name: 'other-signal', phase: 'Remediating' }),
+      episode: 1,
     },
     {
       name: 'another namespace',
       other: existing({ namespace: 'payments', name: 'elsewhere', phase: 'Remediating' }),
+      episode: 1,
     },
-    { name: 'the same signal, Resolved', other: existing({ phase: 'Resolved', resolvedAt: iso(-3 * HOUR) }) },
-    { name: 'the same signal, Closed', other: existing({ phase: 'Closed', resolvedAt: iso(-3 * HOUR) }) },
-  ])('an incident of $name does not make a firing a duplicate: created', async (c) => {
+    // The signal's episode 1 is over: this firing is its episode 2.
+    {
+      name: 'the same signal, Resolved',
+      other: existing({ phase: 'Resolved', resolvedAt: iso(-3 * HOUR) }),
+      episode: 2,
+    },
+    {
+      name: 'the same signal, Closed',
+      other: existing({ phase: 'Closed', resolvedAt: iso(-3 * HOUR) }),
+      episode: 2,
+    },
+  ])('an incident of $name does not make a firing a duplicate: created, episode $episode', async (c) => {
     const { intake, store } = setup({ incidents: [c.other] });
     const a = firing();
 
-    expect(await intake.ingest([a], 'alertmanager')).toStrictEqual([created(a)]);
-    expect(store.calls).toStrictEqual([
-      {
-        op: 'create',
-        incident: expectedIncident(a, {
-          severity: 'P1',
-          title: 'checkout returns 500s',
-          target,
-          policyRef: 'restart-checkout',
-        }),
-      },
-    ]);
+    expect(await intake.ingest([a], 'alertmanager')).toStrictEqual([created(a, NAMESPACE, c.episode)]);
+    expect(store.calls).toStrictEqual([{ op: 'create', incident: checkoutIncident(a, c.episode) }]);
   });
 });
 
@@ -696,23 +768,14 @@ describe('AlertIntake: recurrence after a resolved incident', () => {
         expect(store.calls).toStrictEqual([]);
         break;
       case 'created':
-        expect(outcomes).toStrictEqual([created(a)]);
-        expect(store.calls).toStrictEqual([
-          {
-            op: 'create',
-            incident: expectedIncident(a, {
-              severity: 'P1',
-              title: 'checkout returns 500s',
-              target,
-              policyRef: 'restart-checkout',
-            }),
-          },
-        ]);
+        // A new episode of the signal, after the one that is over.
+        expect(outcomes).toStrictEqual([created(a, NAMESPACE, 2)]);
+        expect(store.calls).toStrictEqual([{ op: 'create', incident: checkoutIncident(a, 2) }]);
         break;
     }
   });
 
-  it("the alert's own incident, resolved by automation, sent again: duplicate (409), not a recurrence", async () => {
+  it("the alert's own incident, resolved by automation, sent again: duplicate, nothing written, not a recurrence", async () => {
     const own = existing({
       startsAt: S1,
       phase: 'Resolved',
@@ -721,12 +784,12 @@ describe('AlertIntake: recurrence after a resolved incident', () => {
     });
     const { intake, store } = setup({ incidents: [own] });
     const a = firing();
-    expect(own.metadata.name).toBe(incidentNameFor(a));
+    expect(own.metadata.name).toBe(incidentNameFor(a, 1));
 
     const outcomes = await intake.ingest([a], 'alertmanager');
 
     expect(outcomes.map((o) => [o.result, o.incident])).toStrictEqual([['duplicate', own.metadata.name]]);
-    expect(store.calls.filter((c) => c.op === 'annotate')).toStrictEqual([]);
+    expect(store.calls).toStrictEqual([]);
   });
 });
 
@@ -814,6 +877,7 @@ describe('AlertIntake: resolved alerts', () => {
     name: string;
     alert: ReceivedAlert;
     incidents: Incident[];
+    cachedOnly?: Incident[];
     unmatchedNamespace?: string;
     outcome: Omit<IntakeOutcome, 'alertname' | 'fingerprint'>;
     calls: { namespace: string; name: string; annotations: Record<string, string> }[];
@@ -822,11 +886,11 @@ describe('AlertIntake: resolved alerts', () => {
       name: 'its incident exists: signal-cleared-at = endsAt',
       alert: resolved({ endsAt: ENDS }),
       incidents: [existing({ startsAt: S1, phase: 'Verifying' })],
-      outcome: { result: 'cleared', namespace: NAMESPACE, incident: incidentNameFor(firing()) },
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(1) },
       calls: [
         {
           namespace: NAMESPACE,
-          name: incidentNameFor(firing()),
+          name: episodeName(1),
           annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS },
         },
       ],
@@ -835,26 +899,67 @@ describe('AlertIntake: resolved alerts', () => {
       name: 'no endsAt: cleared at the clock time',
       alert: { ...resolved(), endsAt: undefined },
       incidents: [existing({ startsAt: S1, phase: 'Verifying' })],
-      outcome: { result: 'cleared', namespace: NAMESPACE, incident: incidentNameFor(firing()) },
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(1) },
       calls: [
         {
           namespace: NAMESPACE,
-          name: incidentNameFor(firing()),
+          name: episodeName(1),
           annotations: { [SIGNAL_CLEARED_ANNOTATION]: T0.toISOString() },
         },
       ],
     },
     {
-      name: 'its incident is missing: unknown-incident',
+      name: 'its incident is not in the cache: unknown-incident, nothing written',
       alert: resolved({ endsAt: ENDS }),
       incidents: [],
       outcome: { result: 'unknown-incident', note: 'no incident was raised for this alert' },
+      calls: [],
+    },
+    {
+      name: 'its incident was deleted (404 on the write): unknown-incident',
+      alert: resolved({ endsAt: ENDS }),
+      incidents: [],
+      cachedOnly: [existing({ startsAt: S1, phase: 'Verifying' })],
+      outcome: { result: 'unknown-incident', note: 'no incident was raised for this alert' },
       calls: [
-        {
-          namespace: NAMESPACE,
-          name: incidentNameFor(firing()),
-          annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS },
-        },
+        { namespace: NAMESPACE, name: episodeName(1), annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS } },
+      ],
+    },
+    {
+      name: 'already cleared at this endsAt (Alertmanager repeats itself): cleared, nothing written',
+      alert: resolved({ endsAt: ENDS }),
+      incidents: [
+        existing({ startsAt: S1, phase: 'Verifying', annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS } }),
+      ],
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(1) },
+      calls: [],
+    },
+    {
+      name: 'no incident of this start (another source saw another start): cleared on the open episode',
+      alert: resolved({ startsAt: iso(-7 * MINUTE), endsAt: ENDS }),
+      incidents: [
+        existing({ startsAt: iso(-3 * HOUR), phase: 'Closed' }),
+        existing({ episode: 2, startsAt: S1, phase: 'Escalated' }),
+      ],
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(2) },
+      calls: [
+        { namespace: NAMESPACE, name: episodeName(2), annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS } },
+      ],
+    },
+    {
+      name: 'only closed episodes, none of this start: unknown-incident, nothing written',
+      alert: resolved({ endsAt: ENDS }),
+      incidents: [existing({ startsAt: iso(-3 * HOUR), phase: 'Closed' })],
+      outcome: { result: 'unknown-incident', note: 'no incident was raised for this alert' },
+      calls: [],
+    },
+    {
+      name: 'a closed episode of this very start: cleared on it',
+      alert: resolved({ endsAt: ENDS }),
+      incidents: [existing({ startsAt: S1, phase: 'Closed' })],
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(1) },
+      calls: [
+        { namespace: NAMESPACE, name: episodeName(1), annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS } },
       ],
     },
     {
@@ -889,11 +994,11 @@ describe('AlertIntake: resolved alerts', () => {
           annotations: { [RECURRED_ANNOTATION]: iso(-5 * MINUTE) },
         }),
       ],
-      outcome: { result: 'cleared', namespace: NAMESPACE, incident: incidentNameFor(firing()) },
+      outcome: { result: 'cleared', namespace: NAMESPACE, incident: episodeName(1) },
       calls: [
         {
           namespace: NAMESPACE,
-          name: incidentNameFor(firing()),
+          name: episodeName(1),
           annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS },
         },
       ],
@@ -903,16 +1008,11 @@ describe('AlertIntake: resolved alerts', () => {
       alert: resolved({ endsAt: ENDS }),
       incidents: [existing({ startsAt: S1, namespace: UNMATCHED_NS, phase: 'Escalated' })],
       unmatchedNamespace: UNMATCHED_NS,
-      outcome: { result: 'cleared', namespace: UNMATCHED_NS, incident: incidentNameFor(firing()) },
+      outcome: { result: 'cleared', namespace: UNMATCHED_NS, incident: episodeName(1) },
       calls: [
         {
-          namespace: NAMESPACE,
-          name: incidentNameFor(firing()),
-          annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS },
-        },
-        {
           namespace: UNMATCHED_NS,
-          name: incidentNameFor(firing()),
+          name: episodeName(1),
           annotations: { [SIGNAL_CLEARED_ANNOTATION]: ENDS },
         },
       ],
@@ -927,6 +1027,7 @@ describe('AlertIntake: resolved alerts', () => {
   ])('$name', async (c) => {
     const { intake, store } = setup({
       incidents: c.incidents,
+      ...(c.cachedOnly ? { cachedOnly: c.cachedOnly } : {}),
       ...(c.unmatchedNamespace !== undefined ? { unmatchedNamespace: c.unmatchedNamespace } : {}),
     });
 
@@ -1035,7 +1136,7 @@ describe('AlertIntake: unmatched alerts', () => {
           fingerprint: FP,
           result: 'escalation-only',
           namespace: UNMATCHED_NS,
-          incident: incidentNameFor(a),
+          incident: incidentNameFor(a, 1),
           note,
         },
       ]);
@@ -1092,28 +1193,67 @@ describe('AlertIntake: API outage', () => {
       setup: { incidents: [existing({ startsAt: S1, phase: 'Verifying' })] },
       op: 'annotate',
     },
-  ])('$name: ingest rejects with the API error', async (c) => {
-    const { intake, store } = setup(c.setup);
+  ])('$name: ingest does not throw, the alert is failed (the sender retries)', async (c) => {
+    const { intake, store, metrics } = setup(c.setup);
     const error = outage();
     store.failWith(error);
 
-    await expect(intake.ingest([c.alert], 'alertmanager')).rejects.toBe(error);
+    const outcomes = await intake.ingest([c.alert], 'alertmanager');
+
+    expect(outcomes).toStrictEqual([
+      { alertname: 'CheckoutErrors', fingerprint: FP, result: 'failed', note: error.message },
+    ]);
     expect(store.calls.map((call) => call.op)).toStrictEqual([c.op]);
+    expect(await counter(metrics, 'selfheal_alerts_total', 'source="alertmanager",result="failed"')).toBe(1);
   });
 
-  it('fails part-way through a notification: the alerts before it are written, the call rejects', async () => {
-    const { intake, store } = setup();
+  const apiError = (code: number) => new ApiException(code, `HTTP ${code}`, { code }, {});
+
+  it.each<{ name: string; error: unknown; result: 'failed' | 'refused' }>([
+    { name: 'no HTTP status (the connection failed)', error: outage(), result: 'failed' },
+    { name: 'a thrown non-Error', error: 'socket hang up', result: 'failed' },
+    { name: '500', error: apiError(500), result: 'failed' },
+    { name: '503', error: apiError(503), result: 'failed' },
+    { name: '504', error: apiError(504), result: 'failed' },
+    { name: '429 (throttled)', error: apiError(429), result: 'failed' },
+    { name: '401 (credentials being rolled out)', error: apiError(401), result: 'failed' },
+    { name: '403 (RBAC being rolled out)', error: apiError(403), result: 'failed' },
+    { name: '400', error: apiError(400), result: 'refused' },
+    { name: '404 (the namespace is gone)', error: apiError(404), result: 'refused' },
+    { name: '422 (the Incident is invalid)', error: apiError(422), result: 'refused' },
+  ])('a write that fails with $name is $result', async (c) => {
+    const { intake, store, metrics } = setup();
+    store.failWith(c.error);
+
+    const [outcome] = await intake.ingest([firing()], 'prometheus');
+
+    expect(outcome).toMatchObject({ alertname: 'CheckoutErrors', fingerprint: FP, result: c.result });
+    expect(outcome?.note).toEqual(expect.any(String));
+    expect(outcome?.note).not.toBe('');
+    expect(await counter(metrics, 'selfheal_alerts_total', `source="prometheus",result="${c.result}"`)).toBe(
+      1,
+    );
+  });
+
+  it('fails part-way through a notification: each alert has its own outcome, the written ones stay written', async () => {
+    const { intake, store } = setup({ concurrency: 1 });
     const error = outage();
     store.failWith(error, 1);
     const a = firing();
     const b = firing({ fingerprint: OTHER_FP, labels: { deployment: 'cart' } });
     const c = firing({ fingerprint: 'ffeeddccbbaa9988' });
 
-    await expect(intake.ingest([a, b, c], 'alertmanager')).rejects.toBe(error);
+    const outcomes = await intake.ingest([a, b, c], 'alertmanager');
+
+    expect(outcomes).toStrictEqual([
+      created(a),
+      { alertname: 'CheckoutErrors', fingerprint: OTHER_FP, result: 'failed', note: error.message },
+      { alertname: 'CheckoutErrors', fingerprint: 'ffeeddccbbaa9988', result: 'failed', note: error.message },
+    ]);
     expect(
       store.calls.map((call) => (call.op === 'create' ? call.incident.metadata.name : call.op)),
-    ).toStrictEqual([incidentNameFor(a), incidentNameFor(b)]);
-    expect([...store.incidents.keys()]).toStrictEqual([`${NAMESPACE}/${incidentNameFor(a)}`]);
+    ).toStrictEqual([incidentNameFor(a, 1), incidentNameFor(b, 1), incidentNameFor(c, 1)]);
+    expect([...store.incidents.keys()]).toStrictEqual([`${NAMESPACE}/${incidentNameFor(a, 1)}`]);
   });
 });
 
@@ -1124,11 +1264,15 @@ describe('AlertIntake: several alerts in one call', () => {
     const a = firing();
     const noNamespace = firing({ without: ['namespace'], fingerprint: 'ffeeddccbbaa9988' });
     const openDuplicate = firing({ fingerprint: OTHER_FP, labels: { deployment: 'cart' } });
-    const aResolved = resolved({ endsAt: iso(-MINUTE) });
+    const openResolved = resolved({
+      fingerprint: OTHER_FP,
+      labels: { deployment: 'cart' },
+      endsAt: iso(-MINUTE),
+    });
     const unknown = resolved({ fingerprint: '0123456789abcdef' });
 
     const outcomes = await intake.ingest(
-      [a, noNamespace, openDuplicate, a, aResolved, unknown],
+      [a, noNamespace, openDuplicate, a, openResolved, unknown],
       'alertmanager',
     );
 
@@ -1147,8 +1291,15 @@ describe('AlertIntake: several alerts in one call', () => {
         namespace: NAMESPACE,
         incident: 'cart-errors-open',
       },
+      // The informer has not seen the first one yet: the API server's 409 says it exists.
       { ...created(a), result: 'duplicate' },
-      { ...created(a), result: 'cleared' },
+      {
+        alertname: 'CheckoutErrors',
+        fingerprint: OTHER_FP,
+        result: 'cleared',
+        namespace: NAMESPACE,
+        incident: 'cart-errors-open',
+      },
       {
         alertname: 'CheckoutErrors',
         fingerprint: '0123456789abcdef',
@@ -1156,8 +1307,9 @@ describe('AlertIntake: several alerts in one call', () => {
         note: 'no incident was raised for this alert',
       },
     ]);
-    expect(store.calls.map((c) => c.op)).toStrictEqual(['create', 'create', 'annotate', 'annotate']);
-    expect(store.get(NAMESPACE, incidentNameFor(a))?.metadata.annotations).toStrictEqual({
+    // Alerts of different signals are taken at once: the calls interleave.
+    expect(store.calls.map((c) => c.op).sort()).toStrictEqual(['annotate', 'create', 'create']);
+    expect(store.get(NAMESPACE, 'cart-errors-open')?.metadata.annotations).toStrictEqual({
       [SIGNAL_CLEARED_ANNOTATION]: iso(-MINUTE),
     });
     expect(await unmatchedCount(metrics)).toBe(1);
@@ -1167,5 +1319,212 @@ describe('AlertIntake: several alerts in one call', () => {
     const { intake, store } = setup();
     expect(await intake.ingest([], 'alertmanager')).toStrictEqual([]);
     expect(store.calls).toStrictEqual([]);
+  });
+
+  const distinct = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      firing({ fingerprint: `${i}`.padStart(16, 'a'), labels: { deployment: `shop-${i}` } }),
+    );
+
+  it.each<{ name: string; concurrency?: number; alerts: number; expected: number }>([
+    { name: 'the default of 8', alerts: 12, expected: 8 },
+    { name: 'concurrency 3', concurrency: 3, alerts: 7, expected: 3 },
+    { name: 'concurrency 1 (one after the other)', concurrency: 1, alerts: 4, expected: 1 },
+    { name: 'fewer alerts than the bound', concurrency: 8, alerts: 2, expected: 2 },
+  ])('writes alerts of different signals at once, at most $name', async (c) => {
+    const { intake, store } = setup({
+      slowStore: true,
+      ...(c.concurrency ? { concurrency: c.concurrency } : {}),
+    });
+    const alerts = distinct(c.alerts);
+
+    const outcomes = await intake.ingest(alerts, 'alertmanager');
+
+    expect(store.maxInFlight).toBe(c.expected);
+    expect(outcomes).toStrictEqual(alerts.map((a) => created(a)));
+  });
+
+  it('takes the alerts of one signal one after the other, the others meanwhile', async () => {
+    const { intake, store } = setup({ slowStore: true });
+    const first = firing({ startsAt: iso(-9 * MINUTE) });
+    const second = firing({ startsAt: iso(-8 * MINUTE) });
+    const third = firing({ startsAt: iso(-7 * MINUTE) });
+    const others = distinct(3);
+
+    const outcomes = await intake.ingest([first, ...others, second, third], 'alertmanager');
+
+    expect(store.maxInFlightBySignal.get(FP)).toBe(1);
+    expect(store.maxInFlight).toBeGreaterThan(1);
+    expect(outcomes.map((o) => o.result)).toStrictEqual([
+      'created',
+      'created',
+      'created',
+      'created',
+      'duplicate',
+      'duplicate',
+    ]);
+  });
+});
+
+describe('AlertIntake: episodes of a signal', () => {
+  const S2 = iso(-MINUTE);
+  const base = { alertname: 'CheckoutErrors', fingerprint: FP, namespace: NAMESPACE };
+
+  it.each<{ name: string; incidents: Incident[]; episode: number }>([
+    { name: 'no incident of the signal yet: episode 1', incidents: [], episode: 1 },
+    {
+      name: 'episode 1 resolved by a person: episode 2',
+      incidents: [
+        existing({ phase: 'Resolved', resolvedBy: 'ResolvedByPerson', resolvedAt: iso(-5 * MINUTE) }),
+      ],
+      episode: 2,
+    },
+    {
+      name: 'episodes 1 and 2 closed: episode 3',
+      incidents: [
+        existing({ phase: 'Closed', startsAt: iso(-5 * HOUR) }),
+        existing({ episode: 2, phase: 'Closed', startsAt: iso(-3 * HOUR) }),
+      ],
+      episode: 3,
+    },
+    {
+      name: 'episodes 2 and 10 closed (in numeric order, not text order): episode 11',
+      incidents: [
+        existing({ episode: 10, phase: 'Closed', startsAt: iso(-3 * HOUR) }),
+        existing({ episode: 2, phase: 'Closed', startsAt: iso(-5 * HOUR) }),
+      ],
+      episode: 11,
+    },
+    {
+      name: 'an incident from before episodes (no label), closed: episode 1',
+      incidents: [existing({ episode: null, phase: 'Closed' })],
+      episode: 1,
+    },
+    {
+      name: 'an automated fix outside the recurrence window: a new episode, not a reopen',
+      incidents: [
+        existing({ phase: 'Closed', resolvedBy: 'RemediatedAndVerified', resolvedAt: iso(-2 * HOUR) }),
+      ],
+      episode: 2,
+    },
+  ])('a new firing when $name', async (c) => {
+    const { intake, store } = setup({ incidents: c.incidents });
+    const a = firing({ startsAt: S2 });
+
+    const outcomes = await intake.ingest([a], 'alertmanager');
+
+    expect(outcomes).toStrictEqual([created(a, NAMESPACE, c.episode)]);
+    expect(incidentNameFor(a, c.episode)).toBe(`checkout-errors-${FP}-${c.episode}`);
+    expect(store.calls).toStrictEqual([{ op: 'create', incident: checkoutIncident(a, c.episode) }]);
+  });
+
+  it.each<{ name: string; incidents: Incident[]; startsAt: string; incident: string }>([
+    {
+      name: 'an older, closed episode of this start (a late repeat)',
+      incidents: [
+        existing({ phase: 'Closed', startsAt: S1 }),
+        existing({ episode: 2, phase: 'Remediating', startsAt: S2 }),
+      ],
+      startsAt: S1,
+      incident: episodeName(1),
+    },
+    {
+      name: 'the start written with another precision',
+      incidents: [existing({ phase: 'Closed', startsAt: '2026-03-02T08:50:00Z' })],
+      startsAt: '2026-03-02T08:50:00.000Z',
+      incident: episodeName(1),
+    },
+    {
+      name: 'the start written with an offset',
+      incidents: [existing({ phase: 'Closed', startsAt: '2026-03-02T09:50:00+01:00' })],
+      startsAt: '2026-03-02T08:50:00.000Z',
+      incident: episodeName(1),
+    },
+    {
+      name: 'an incident this start reopened (recurred-at)',
+      incidents: [
+        existing({
+          phase: 'Escalated',
+          startsAt: iso(-2 * HOUR),
+          annotations: { [RECURRED_ANNOTATION]: S2 },
+        }),
+      ],
+      startsAt: S2,
+      incident: episodeName(1),
+    },
+    {
+      name: 'an incident from before episodes, of this start',
+      incidents: [existing({ episode: null, phase: 'Closed', startsAt: S1 })],
+      startsAt: S1,
+      incident: 'checkout-errors-legacy',
+    },
+  ])('a firing already taken by $name: duplicate, nothing written', async (c) => {
+    const { intake, store } = setup({ incidents: c.incidents });
+
+    const outcomes = await intake.ingest([firing({ startsAt: c.startsAt })], 'alertmanager');
+
+    expect(outcomes).toStrictEqual([{ ...base, result: 'duplicate', incident: c.incident }]);
+    expect(store.calls).toStrictEqual([]);
+  });
+
+  it('another replica made the next episode first (409): duplicate, naming it', async () => {
+    const over = existing({ phase: 'Closed', startsAt: iso(-3 * HOUR) });
+    const a = firing({ startsAt: S2 });
+    const { intake, store } = setup({ incidents: [over], storedOnly: [{ ...checkoutIncident(a, 2) }] });
+
+    const outcomes = await intake.ingest([a], 'alertmanager');
+
+    expect(outcomes).toStrictEqual([{ ...base, result: 'duplicate', incident: episodeName(2) }]);
+    expect(store.calls.map((c) => c.op)).toStrictEqual(['create']);
+  });
+
+  it('two replicas racing on one API server, their informers behind: one incident, one created', async () => {
+    const over = existing({ phase: 'Closed', startsAt: iso(-3 * HOUR) });
+    const one = setup({ incidents: [over] });
+    const two = setup({ incidents: [over], store: one.store });
+    // Alertmanager (when the alert fired) and the Prometheus poller (when it became active) disagree.
+    const fromAlertmanager = firing({ startsAt: S2 });
+    const fromPrometheus = firing({ startsAt: iso(-90 * 1000) });
+
+    const [first, second] = await Promise.all([
+      one.intake.ingest([fromAlertmanager], 'alertmanager'),
+      two.intake.ingest([fromPrometheus], 'prometheus'),
+    ]);
+
+    expect([first[0]?.result, second[0]?.result].sort()).toStrictEqual(['created', 'duplicate']);
+    expect([first[0]?.incident, second[0]?.incident]).toStrictEqual([episodeName(2), episodeName(2)]);
+    expect([...one.store.incidents.keys()].sort()).toStrictEqual(
+      [`${NAMESPACE}/${episodeName(1)}`, `${NAMESPACE}/${episodeName(2)}`].sort(),
+    );
+  });
+
+  it('once the informer has the new episode, another start of the same firing is its duplicate', async () => {
+    const over = existing({ phase: 'Closed', startsAt: iso(-3 * HOUR) });
+    const { intake, store, sync } = setup({ incidents: [over] });
+    await intake.ingest([firing({ startsAt: S2 })], 'alertmanager');
+    sync();
+
+    const outcomes = await intake.ingest([firing({ startsAt: iso(-90 * 1000) })], 'prometheus');
+
+    expect(outcomes).toStrictEqual([{ ...base, result: 'duplicate', incident: episodeName(2) }]);
+    expect(store.calls.map((c) => c.op)).toStrictEqual(['create']);
+  });
+
+  it('a resolved alert clears the episode its firing created, not an older one', async () => {
+    const over = existing({ phase: 'Closed', startsAt: iso(-3 * HOUR) });
+    const { intake, store, sync } = setup({ incidents: [over] });
+    await intake.ingest([firing({ startsAt: S2 })], 'alertmanager');
+    sync();
+
+    const outcomes = await intake.ingest(
+      [resolved({ startsAt: S2, endsAt: T0.toISOString() })],
+      'alertmanager',
+    );
+
+    expect(outcomes).toStrictEqual([{ ...base, result: 'cleared', incident: episodeName(2) }]);
+    expect(store.get(NAMESPACE, episodeName(2))?.metadata.annotations).toStrictEqual({
+      [SIGNAL_CLEARED_ANNOTATION]: T0.toISOString(),
+    });
+    expect(store.get(NAMESPACE, episodeName(1))?.metadata.annotations).toBeUndefined();
   });
 });

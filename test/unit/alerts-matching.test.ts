@@ -2,10 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import {
   compileMatcherRegex,
   invalidMatchers,
+  matcherHolds,
   matchesPolicy,
   selectPolicy,
   severityFor,
   targetFor,
+  winsOver,
 } from '../../src/policies/matching.ts';
 import type { Severity } from '../../src/api/group.ts';
 import type { LabelMatcher, RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
@@ -219,6 +221,19 @@ describe('regular expressions', () => {
     ['(?i)api.*', 'inline flags such as (?i) are not supported'],
     ['(?i:api).*', 'inline flags such as (?i) are not supported'],
     ['(?s:.*)', 'inline flags such as (?i) are not supported'],
+    ['(a+)+', 'a repeated group that itself repeats, such as (a+)+, can backtrack catastrophically'],
+    ['(ab+)*', 'a repeated group that itself repeats'],
+    ['(x{2,})+', 'a repeated group that itself repeats'],
+    ['(a*)*', 'a repeated group that itself repeats'],
+    ['(a+){2,}', 'a repeated group that itself repeats'],
+    ['(?:a+)+', 'a repeated group that itself repeats'],
+    ['(?<n>a+)+', 'a repeated group that itself repeats'],
+    ['((a+))+', 'a repeated group that itself repeats'],
+    ['((a)+b)*', 'a repeated group that itself repeats'],
+    ['(a|b+)+', 'a repeated group that itself repeats'],
+    ['([a-z]+)+x', 'a repeated group that itself repeats'],
+    ['(\\d+)+', 'a repeated group that itself repeats'],
+    ['(a+)+?', 'a repeated group that itself repeats'],
   ])('that are invalid (%j) match nothing, with =~ or !~, and never throw', (pattern, reason) => {
     const labelled = alert({ service: 'api-gateway' });
     const compiled = compileMatcherRegex(pattern);
@@ -234,6 +249,27 @@ describe('regular expressions', () => {
     expect(matchesPolicy(matching([{ name: 'service', operator: '!~', value: pattern }]), alert())).toBe(
       false,
     );
+  });
+
+  it.each<[string, string, boolean]>([
+    ['(a+)?', 'aaa', true],
+    ['(ab)+', 'ababab', true],
+    ['(a{2})+', 'aaaa', true],
+    ['(a{2,3})+', 'aaaaa', true],
+    ['(a+)b+', 'aabb', true],
+    ['(a+)|b+', 'bbb', true],
+    ['(a+)(b)+', 'abb', true],
+    ['(a)+b*', 'aab', true],
+    ['[(a+)]+', '(a+)', true],
+    ['\\(a+\\)+', '(aa)))', true],
+    ['(a+)\\++', 'aa++', true],
+    ['[a-z]+(-[0-9]+)?', 'orders-12', true],
+    ['(orders|payments)-[0-9]+', 'payments-7', true],
+  ])('that only look like a repeated repetition (%j) are taken', (pattern, value, expected) => {
+    expect(compileMatcherRegex(pattern)).toBeInstanceOf(RegExp);
+    expect(
+      matchesPolicy(matching([{ name: 'queue', operator: '=~', value: pattern }]), alert({ queue: value })),
+    ).toBe(expected);
   });
 
   it('are listed with their path when invalid', () => {
@@ -254,6 +290,90 @@ describe('regular expressions', () => {
       [],
     );
     expect(invalidMatchers(policy())).toEqual([]);
+  });
+});
+
+describe('matcherHolds', () => {
+  it.each<[string, LabelMatcher, Labels, boolean]>([
+    [
+      '= on a dotted UTF-8 label name',
+      { name: 'service.name', operator: '=', value: 'checkout' },
+      { 'service.name': 'checkout' },
+      true,
+    ],
+    [
+      '=~ on a route label',
+      { name: 'http.route', operator: '=~', value: '/api/.*' },
+      { 'http.route': '/api/v1/cart' },
+      true,
+    ],
+    ['!= on a name outside ASCII, absent', { name: 'équipe', operator: '!=', value: 'paiements' }, {}, true],
+    [
+      '= on a name outside ASCII',
+      { name: 'équipe', operator: '=', value: 'paiements' },
+      { équipe: 'paiements' },
+      true,
+    ],
+    [
+      '= does not read another label',
+      { name: 'service.name', operator: '=', value: 'checkout' },
+      { service_name: 'checkout' },
+      false,
+    ],
+    [
+      '=~ on an invalid pattern holds for nothing',
+      { name: 'q', operator: '=~', value: '(a+)+' },
+      { q: 'aa' },
+      false,
+    ],
+    [
+      '!~ on an invalid pattern holds for nothing',
+      { name: 'q', operator: '!~', value: '(a+)+' },
+      { q: 'b' },
+      false,
+    ],
+  ])('%s', (_, matcher, labels, expected) => {
+    expect(matcherHolds(matcher, labels)).toBe(expected);
+  });
+});
+
+describe('winsOver', () => {
+  const one = (name: string, namespace = 'shop') =>
+    policy(
+      { match: { alertName: 'QueueBacklog', labels: [{ name: 'a', operator: '=', value: '1' }] } },
+      name,
+      namespace,
+    );
+  const two = (name: string) =>
+    policy(
+      {
+        match: {
+          alertName: 'QueueBacklog',
+          labels: [
+            { name: 'a', operator: '=', value: '1' },
+            { name: 'b', operator: '=', value: '2' },
+          ],
+        },
+      },
+      name,
+    );
+
+  it.each<[string, RemediationPolicy, RemediationPolicy, boolean]>([
+    ['more matchers over fewer', two('z'), one('a'), true],
+    ['fewer matchers over more', one('a'), two('z'), false],
+    ['any matchers over none', one('z'), policy({}, 'a'), true],
+    ['equally specific: the first by name', one('a'), one('b'), true],
+    ['equally specific: not the later name', one('b'), one('a'), false],
+    ['same name: the first namespace', one('p', 'billing'), one('p', 'shop'), true],
+    ['same name, later namespace', one('p', 'shop'), one('p', 'billing'), false],
+    ['itself', one('p'), one('p'), false],
+  ])('%s: %s', (_, a, b, expected) => {
+    expect(winsOver(a, b)).toBe(expected);
+  });
+
+  it('is a strict order: of two different policies exactly one wins', () => {
+    const all = [one('a'), one('b'), two('c'), policy({}, 'd'), one('a', 'billing')];
+    for (const a of all) for (const b of all) if (a !== b) expect(winsOver(a, b)).toBe(!winsOver(b, a));
   });
 });
 

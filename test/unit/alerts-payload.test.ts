@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { incidentNameFor, labelsFingerprint } from '../../src/alerts/identity.ts';
+import { EPISODE_LABEL, episodeOf, incidentNameFor, labelsFingerprint } from '../../src/alerts/identity.ts';
 import {
   isZeroTime,
+  MAX_ERRORS,
   parseAlertmanagerPayload,
   parseRfc3339,
   zeroTime,
@@ -41,16 +42,32 @@ function body(overrides: Json = {}, alerts: unknown = [rawAlert()]): Json {
   };
 }
 
+/** The alerts of a payload whose every alert is valid. */
 function parsedAlerts(input: unknown): ReceivedAlert[] {
   const result = parseAlertmanagerPayload(input);
   if (!result.ok) throw new Error(`expected a valid payload, got ${result.errors.join('; ')}`);
-  return result.alerts;
+  return result.entries.map((e) => {
+    if (!e.ok) throw new Error(`expected alerts[${e.index}] to be valid, got ${e.errors.join('; ')}`);
+    return e.alert;
+  });
 }
 
+/** Why the envelope of a notification is refused (a 400 for the whole request). */
 function errorsOf(input: unknown): string[] {
   const result = parseAlertmanagerPayload(input);
   if (result.ok) throw new Error('expected the payload to be rejected');
   return result.errors;
+}
+
+/** Why alert `index` of an otherwise valid notification is refused; the other alerts must be fine. */
+function alertErrorsOf(input: unknown, index = 0): string[] {
+  const result = parseAlertmanagerPayload(input);
+  if (!result.ok) throw new Error(`expected the envelope to be valid, got ${result.errors.join('; ')}`);
+  const refused = result.entries.filter((e) => !e.ok).map((e) => e.index);
+  expect(refused).toEqual([index]);
+  const entry = result.entries[index];
+  if (!entry || entry.ok) throw new Error(`expected alerts[${index}] to be refused`);
+  return entry.errors;
 }
 
 describe('parseRfc3339', () => {
@@ -112,14 +129,18 @@ describe('parseAlertmanagerPayload accepts', () => {
     expect(parseAlertmanagerPayload(body())).toEqual({
       ok: true,
       truncatedAlerts: 0,
-      alerts: [
+      entries: [
         {
-          status: 'firing',
-          labels: { alertname: 'QueueBacklog', namespace: 'shop', queue: 'orders', severity: 'warning' },
-          annotations: { summary: 'orders backlog above 1000' },
-          startsAt: '2026-08-01T10:00:00.000Z',
-          generatorURL: 'http://prometheus:9090/graph?g0.expr=rabbitmq_queue_messages%3E1000',
-          fingerprint: 'c1a2b3d4e5f60718',
+          index: 0,
+          ok: true,
+          alert: {
+            status: 'firing',
+            labels: { alertname: 'QueueBacklog', namespace: 'shop', queue: 'orders', severity: 'warning' },
+            annotations: { summary: 'orders backlog above 1000' },
+            startsAt: '2026-08-01T10:00:00.000Z',
+            generatorURL: 'http://prometheus:9090/graph?g0.expr=rabbitmq_queue_messages%3E1000',
+            fingerprint: 'c1a2b3d4e5f60718',
+          },
         },
       ],
     });
@@ -142,7 +163,7 @@ describe('parseAlertmanagerPayload accepts', () => {
     );
     const result = parseAlertmanagerPayload(newer);
     expect(result).toMatchObject({ ok: true, truncatedAlerts: 3 });
-    expect(result.ok && result.alerts[0]).toEqual(parsedAlerts(body())[0]);
+    expect(result.ok && result.entries[0]).toEqual({ index: 0, ok: true, alert: parsedAlerts(body())[0] });
   });
 
   it('an older Alertmanager without truncatedAlerts, as none truncated', () => {
@@ -218,6 +239,37 @@ describe('parseAlertmanagerPayload accepts', () => {
       (a: ReceivedAlert) => Object.keys(a.labels).length === 64,
     ],
     [
+      'a dotted UTF-8 label name (OpenTelemetry style)',
+      { labels: { alertname: 'A', 'service.name': 'checkout', 'http.route': '/api/v1/cart' } },
+      (a: ReceivedAlert) =>
+        a.labels['service.name'] === 'checkout' && a.labels['http.route'] === '/api/v1/cart',
+    ],
+    [
+      'a Kubernetes-style label name',
+      { labels: { alertname: 'A', 'app.kubernetes.io/name': 'shop' } },
+      (a: ReceivedAlert) => a.labels['app.kubernetes.io/name'] === 'shop',
+    ],
+    [
+      'a label name starting with a digit',
+      { labels: { alertname: 'A', '1st': 'x' } },
+      (a: ReceivedAlert) => a.labels['1st'] === 'x',
+    ],
+    [
+      'a label name outside ASCII',
+      { labels: { alertname: 'A', café: 'x', 服务: 'y' } },
+      (a: ReceivedAlert) => a.labels['café'] === 'x' && a.labels['服务'] === 'y',
+    ],
+    [
+      'a label name of exactly 128 characters',
+      { labels: { alertname: 'A', ['l'.repeat(128)]: 'x' } },
+      (a: ReceivedAlert) => a.labels['l'.repeat(128)] === 'x',
+    ],
+    [
+      'a label name of 128 characters outside the BMP (256 UTF-16 units)',
+      { labels: { alertname: 'A', ['🔥'.repeat(128)]: 'x' } },
+      (a: ReceivedAlert) => a.labels['🔥'.repeat(128)] === 'x',
+    ],
+    [
       'a label named __proto__, kept as a label',
       { labels: JSON.parse('{"alertname":"A","__proto__":"x"}') as unknown },
       (a: ReceivedAlert) =>
@@ -238,13 +290,7 @@ describe('parseAlertmanagerPayload accepts', () => {
   });
 });
 
-describe('parseAlertmanagerPayload rejects', () => {
-  const alertWith = (overrides: Json): Json => body({}, [rawAlert(overrides)]);
-  const withoutField = (field: string): Json => {
-    const a = Object.fromEntries(Object.entries(rawAlert()).filter(([key]) => key !== field));
-    return body({}, [a]);
-  };
-
+describe('parseAlertmanagerPayload rejects the envelope', () => {
   it.each<[string, unknown, string]>([
     ['a JSON array', [], 'body: not a JSON object'],
     ['null', null, 'body: not a JSON object'],
@@ -268,10 +314,35 @@ describe('parseAlertmanagerPayload rejects', () => {
       body({ truncatedAlerts: -1 }),
       'truncatedAlerts: must be a non-negative integer, got -1',
     ],
+  ])('%s', (_, input, expected) => {
+    const errors = errorsOf(input);
+    expect(errors).toEqual([expect.stringContaining(expected)]);
+  });
+
+  it('with only its own problems: a bad envelope is refused whole, whatever its alerts', () => {
+    const errors = errorsOf(
+      body({ version: '3', truncatedAlerts: 'some' }, [rawAlert({ status: 'pending' }), rawAlert()]),
+    );
+    expect(errors).toEqual([
+      'version: must be "4", got "3"',
+      'truncatedAlerts: must be a non-negative integer, got "some"',
+    ]);
+  });
+});
+
+describe('parseAlertmanagerPayload refuses one alert, keeping the others', () => {
+  const alertWith = (overrides: Json): Json => body({}, [rawAlert(overrides)]);
+  const withoutField = (field: string): Json => {
+    const a = Object.fromEntries(Object.entries(rawAlert()).filter(([key]) => key !== field));
+    return body({}, [a]);
+  };
+
+  it.each<[string, unknown, string, number?]>([
     [
       'an alert that is a string',
       body({}, [rawAlert(), 'alert']),
       'alerts[1]: not a JSON object, got "alert"',
+      1,
     ],
     [
       'an unknown status',
@@ -300,21 +371,28 @@ describe('parseAlertmanagerPayload rejects', () => {
         rawAlert({ labels: { alertname: 'A', namespace: 'n'.repeat(2048) } }),
       ]),
       'alerts[2].labels.namespace: value is 2048 characters, more than 1024',
+      2,
     ],
     [
-      'an invalid label name',
-      alertWith({ labels: { alertname: 'A', 'app.kubernetes.io/name': 'shop' } }),
-      'alerts[0].labels["app.kubernetes.io/name"]: invalid label name, must match ^[a-zA-Z_][a-zA-Z0-9_]*$',
-    ],
-    [
-      'a label name starting with a digit',
-      alertWith({ labels: { alertname: 'A', '1st': 'x' } }),
-      'alerts[0].labels["1st"]: invalid label name',
+      'an empty label name',
+      alertWith({ labels: { alertname: 'A', '': 'x' } }),
+      'alerts[0].labels[""]: empty label name',
     ],
     [
       'a label name of 129 characters',
       alertWith({ labels: { alertname: 'A', ['l'.repeat(129)]: 'x' } }),
       'label name is 129 characters, more than 128',
+    ],
+    [
+      // The limit counts code points, as the CRDs do; so must the message.
+      'a label name of 129 characters outside the BMP',
+      alertWith({ labels: { alertname: 'A', ['🔥'.repeat(129)]: 'x' } }),
+      'label name is 129 characters, more than 128',
+    ],
+    [
+      'a label name that is not well-formed UTF-8 (a lone surrogate)',
+      alertWith({ labels: { alertname: 'A', 'bad\uD800': 'x' } }),
+      'alerts[0].labels["bad\\ud800"]: label name is not valid UTF-8',
     ],
     [
       '65 labels',
@@ -400,44 +478,74 @@ describe('parseAlertmanagerPayload rejects', () => {
       alertWith({ generatorURL: {} }),
       'alerts[0].generatorURL: must be a string, got an object',
     ],
-  ])('%s', (_, input, expected) => {
-    const errors = errorsOf(input);
-    expect(errors).toEqual([expect.stringContaining(expected)]);
+  ])('%s', (_, input, expected, index = 0) => {
+    expect(alertErrorsOf(input, index)).toEqual([expect.stringContaining(expected)]);
   });
 
-  it('with every problem, not only the first', () => {
-    const errors = errorsOf(
-      body({ version: '3' }, [
+  it('with every problem of each alert, not only the first, each on its own entry', () => {
+    const result = parseAlertmanagerPayload(
+      body({}, [
         rawAlert({ status: 'pending' }),
         rawAlert(),
         rawAlert({ startsAt: 'yesterday', fingerprint: 'nope' }),
       ]),
     );
-    expect(errors).toEqual([
-      'version: must be "4", got "3"',
-      'alerts[0].status: must be "firing" or "resolved", got "pending"',
-      'alerts[2].startsAt: "yesterday" is not an RFC 3339 time',
-      'alerts[2].fingerprint: "nope" is not hexadecimal',
-    ]);
+    expect(result).toEqual({
+      ok: true,
+      truncatedAlerts: 0,
+      entries: [
+        { index: 0, ok: false, errors: ['alerts[0].status: must be "firing" or "resolved", got "pending"'] },
+        { index: 1, ok: true, alert: parsedAlerts(body())[0] },
+        {
+          index: 2,
+          ok: false,
+          errors: [
+            'alerts[2].startsAt: "yesterday" is not an RFC 3339 time',
+            'alerts[2].fingerprint: "nope" is not hexadecimal',
+          ],
+        },
+      ],
+    });
   });
 
-  it('with at most 20 problems', () => {
-    const errors = errorsOf(
+  it(`with at most ${MAX_ERRORS} problems per alert`, () => {
+    const labels: Record<string, unknown> = Object.fromEntries<unknown>([
+      ['alertname', 'A'],
+      ...Array.from({ length: 30 }, (_, i): [string, number] => [`l${i}`, i]),
+    ]);
+    const errors = alertErrorsOf(body({}, [rawAlert({ labels })]));
+    expect(errors).toHaveLength(MAX_ERRORS);
+    expect(errors[MAX_ERRORS - 1]).toBe(
+      `alerts[0].labels.l${MAX_ERRORS - 1}: must be a string, got ${MAX_ERRORS - 1}`,
+    );
+  });
+
+  it('every bad alert of many, each with its own problem, none capped by the others', () => {
+    const result = parseAlertmanagerPayload(
       body(
         {},
         Array.from({ length: 50 }, () => rawAlert({ status: 'pending' })),
       ),
     );
-    expect(errors).toHaveLength(20);
-    expect(errors[19]).toMatch(/^alerts\[19\]\.status: /);
+    if (!result.ok) throw new Error('expected a valid envelope');
+    expect(result.entries).toHaveLength(50);
+    expect(result.entries.every((e) => !e.ok && e.errors.length === 1)).toBe(true);
+    expect(result.entries[49]).toMatchObject({
+      index: 49,
+      ok: false,
+      errors: [expect.stringMatching(/^alerts\[49\]\.status: /)],
+    });
   });
 
-  it('a whole payload when one of its alerts is bad', () => {
-    expect(parseAlertmanagerPayload(body({}, [rawAlert(), rawAlert({ fingerprint: 'zz' })])).ok).toBe(false);
+  it('one bad alert never costs the good ones of its group', () => {
+    const result = parseAlertmanagerPayload(
+      body({}, [rawAlert(), rawAlert({ fingerprint: 'zz' }), rawAlert()]),
+    );
+    expect(result.ok && result.entries.map((e) => e.ok)).toEqual([true, false, true]);
   });
 
   it('with huge values shortened in the message', () => {
-    const [error] = errorsOf(alertWith({ startsAt: 'y'.repeat(100_000) }));
+    const [error] = alertErrorsOf(alertWith({ startsAt: 'y'.repeat(100_000) }));
     expect(error?.length).toBeLessThan(200);
   });
 });
@@ -509,33 +617,35 @@ describe('incidentNameFor', () => {
   const base = {
     labels: { alertname: 'QueueBacklog', namespace: 'shop' },
     fingerprint: 'c1a2b3d4e5f60718',
-    startsAt: '2026-08-01T10:00:00Z',
   };
   const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-  it('is <alertname>-<fingerprint>-<start hash>', () => {
-    expect(incidentNameFor(base)).toMatch(/^queue-backlog-c1a2b3d4e5f60718-[0-9a-f]{8}$/);
+  it.each([
+    [1, 'queue-backlog-c1a2b3d4e5f60718-1'],
+    [2, 'queue-backlog-c1a2b3d4e5f60718-2'],
+    [17, 'queue-backlog-c1a2b3d4e5f60718-17'],
+  ])('is <alertname>-<fingerprint>-<episode> for episode %i', (episode, name) => {
+    expect(incidentNameFor(base, episode)).toBe(name);
+  });
+
+  it('is the same whatever start time a sender saw: every sender names the next episode alike', () => {
+    const at = (startsAt: string) => {
+      const received = { ...base, startsAt };
+      return incidentNameFor(received, 3);
+    };
+    expect(at('2026-08-01T10:00:00Z')).toBe(incidentNameFor(base, 3));
+    expect(at('2026-08-01T10:00:07.5Z')).toBe(incidentNameFor(base, 3));
   });
 
   it.each([
-    ['nanoseconds', '2026-08-01T10:00:00.000000000Z'],
-    ['milliseconds', '2026-08-01T10:00:00.000Z'],
-    ['an offset', '2026-08-01T12:00:00+02:00'],
-    ['sub-millisecond digits', '2026-08-01T10:00:00.000999Z'],
-  ])('is the same for the same start written with %s', (_, startsAt) => {
-    expect(incidentNameFor({ ...base, startsAt })).toBe(incidentNameFor(base));
-  });
-
-  it.each([
-    ['another start', { startsAt: '2026-08-01T10:00:01Z' }],
-    ['another millisecond', { startsAt: '2026-08-01T10:00:00.001Z' }],
-    ['another fingerprint', { fingerprint: 'c1a2b3d4e5f60719' }],
-  ])('differs for %s', (_, change) => {
-    expect(incidentNameFor({ ...base, ...change })).not.toBe(incidentNameFor(base));
+    ['another episode', base, 2],
+    ['another fingerprint', { ...base, fingerprint: 'c1a2b3d4e5f60719' }, 1],
+  ])('differs for %s', (_, alert, episode) => {
+    expect(incidentNameFor(alert, episode)).not.toBe(incidentNameFor(base, 1));
   });
 
   it('takes an uppercase fingerprint as the lowercase one', () => {
-    expect(incidentNameFor({ ...base, fingerprint: 'C1A2B3D4E5F60718' })).toBe(incidentNameFor(base));
+    expect(incidentNameFor({ ...base, fingerprint: 'C1A2B3D4E5F60718' }, 1)).toBe(incidentNameFor(base, 1));
   });
 
   it.each([
@@ -552,22 +662,44 @@ describe('incidentNameFor', () => {
     ['300 characters', 'A'.repeat(300), 'a'.repeat(30)],
     ['a dash at the cut', `${'x'.repeat(29)}-y`, 'x'.repeat(29)],
   ])('starts with the alertname (%s)', (_, alertname, prefix) => {
-    const name = incidentNameFor({ ...base, labels: { alertname } });
-    expect(name.slice(0, -26)).toBe(prefix);
+    const name = incidentNameFor({ ...base, labels: { alertname } }, 1);
+    expect(name).toBe(`${prefix}-${base.fingerprint}-1`);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(DNS1123_LABEL);
+  });
+
+  it('stays a valid name of at most 63 characters with the longest prefix and a large episode', () => {
+    const name = incidentNameFor({ ...base, labels: { alertname: 'A'.repeat(300) } }, 999_999_999);
     expect(name.length).toBeLessThanOrEqual(63);
     expect(name).toMatch(DNS1123_LABEL);
   });
 
   it('cuts a long fingerprint to 16 digits', () => {
-    expect(incidentNameFor({ ...base, fingerprint: 'f'.repeat(64) })).toMatch(/-f{16}-[0-9a-f]{8}$/);
+    expect(incidentNameFor({ ...base, fingerprint: 'f'.repeat(64) }, 1)).toMatch(/-f{16}-1$/);
   });
 
   it('uses the label fingerprint when the given one has no hex digits', () => {
-    const name = incidentNameFor({ ...base, fingerprint: '' });
+    const name = incidentNameFor({ ...base, fingerprint: '' }, 1);
     expect(name).toContain(`-${labelsFingerprint(base.labels)}-`);
   });
 
   it('names every received alert validly', () => {
-    for (const alert of parsedAlerts(body())) expect(incidentNameFor(alert)).toMatch(DNS1123_LABEL);
+    for (const alert of parsedAlerts(body())) expect(incidentNameFor(alert, 1)).toMatch(DNS1123_LABEL);
+  });
+});
+
+describe('episodeOf', () => {
+  it.each<[string, Record<string, string> | undefined, number]>([
+    ['episode 1', { [EPISODE_LABEL]: '1' }, 1],
+    ['episode 12', { [EPISODE_LABEL]: '12' }, 12],
+    ['no labels (an incident from before episodes)', undefined, 0],
+    ['no episode label', { other: '3' }, 0],
+    ['an empty label', { [EPISODE_LABEL]: '' }, 0],
+    ['zero', { [EPISODE_LABEL]: '0' }, 0],
+    ['a negative number', { [EPISODE_LABEL]: '-2' }, 0],
+    ['a fraction', { [EPISODE_LABEL]: '1.5' }, 0],
+    ['a word', { [EPISODE_LABEL]: 'two' }, 0],
+  ])('of %s is %i', (_, labels, episode) => {
+    expect(episodeOf({ metadata: labels ? { labels } : {} })).toBe(episode);
   });
 });

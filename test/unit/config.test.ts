@@ -55,6 +55,10 @@ describe('parseConfig: defaults', () => {
       identity: 'selfheal-7c9d-x2',
       healthAddress: { host: '0.0.0.0', port: 8081 },
       workers: 2,
+      retryLimit: { qps: 10, burst: 100 },
+      // 80% of lease-duration (15s) minus renew-deadline (10s).
+      requestTimeoutMs: 4 * SECOND,
+      intakeConcurrency: 8,
       leaderElection: {
         enabled: true,
         leaseDurationMs: 15 * SECOND,
@@ -248,6 +252,57 @@ describe('parseConfig: flags over environment over defaults', () => {
       expected: 'replica-a',
     },
     {
+      name: '--retry-qps=50 --retry-burst=500',
+      argv: ['--retry-qps=50', '--retry-burst=500'],
+      pick: (c) => c.retryLimit,
+      expected: { qps: 50, burst: 500 },
+    },
+    {
+      name: 'SELFHEAL_RETRY_QPS and SELFHEAL_RETRY_BURST',
+      argv: [],
+      env: { SELFHEAL_RETRY_QPS: '1', SELFHEAL_RETRY_BURST: '1' },
+      pick: (c) => c.retryLimit,
+      expected: { qps: 1, burst: 1 },
+    },
+    {
+      name: '--intake-concurrency=32',
+      argv: ['--intake-concurrency=32'],
+      pick: (c) => c.intakeConcurrency,
+      expected: 32,
+    },
+    {
+      name: 'SELFHEAL_INTAKE_CONCURRENCY=1',
+      argv: [],
+      env: { SELFHEAL_INTAKE_CONCURRENCY: '1' },
+      pick: (c) => c.intakeConcurrency,
+      expected: 1,
+    },
+    {
+      name: '--request-timeout=3s, below the 5s margin',
+      argv: ['--request-timeout=3s'],
+      pick: (c) => c.requestTimeoutMs,
+      expected: 3 * SECOND,
+    },
+    {
+      name: '--request-timeout=4999ms, just below the margin',
+      argv: ['--request-timeout=4999ms'],
+      pick: (c) => c.requestTimeoutMs,
+      expected: 4999,
+    },
+    {
+      name: 'the default request timeout follows the lease: 80% of 1m - 45s',
+      argv: ['--lease-duration=1m', '--renew-deadline=45s', '--retry-period=5s'],
+      pick: (c) => c.requestTimeoutMs,
+      expected: 12 * SECOND,
+    },
+    {
+      name: 'SELFHEAL_REQUEST_TIMEOUT=10s with a 30s lease and a 15s renew deadline',
+      argv: ['--lease-duration=30s', '--renew-deadline=15s'],
+      env: { SELFHEAL_REQUEST_TIMEOUT: '10s' },
+      pick: (c) => c.requestTimeoutMs,
+      expected: 10 * SECOND,
+    },
+    {
       name: 'SELFHEAL_IDENTITY over POD_NAME',
       argv: [],
       env: { SELFHEAL_IDENTITY: 'replica-b', POD_NAME: 'selfheal-0' },
@@ -378,6 +433,60 @@ describe('parseConfig: invalid values stop the start with a ConfigError naming t
       message: /--post-mortem-severities: "p1"/,
     },
     { name: 'a log level that does not exist', argv: ['--log-level=loud'], message: /--log-level/ },
+    {
+      name: 'retry-qps 0',
+      argv: ['--retry-qps=0'],
+      message: /^invalid --retry-qps: "0" is not a whole number from 1 to 10000$/,
+    },
+    {
+      name: 'a fractional retry-qps',
+      argv: ['--retry-qps=2.5'],
+      message: /^invalid --retry-qps: "2.5" is not a whole number/,
+    },
+    {
+      name: 'retry-burst 0 from the environment',
+      argv: [],
+      env: { SELFHEAL_RETRY_BURST: '0' },
+      message: /^invalid SELFHEAL_RETRY_BURST \(--retry-burst\): "0" is not a whole number from 1 to 100000$/,
+    },
+    {
+      name: 'intake-concurrency 0',
+      argv: ['--intake-concurrency=0'],
+      message: /^invalid --intake-concurrency: "0" is not a whole number from 1 to 256$/,
+    },
+    {
+      name: 'intake-concurrency 257',
+      argv: ['--intake-concurrency=257'],
+      message: /^invalid --intake-concurrency: "257"/,
+    },
+    {
+      name: 'a request timeout equal to lease-duration minus renew-deadline',
+      argv: ['--request-timeout=5s'],
+      message:
+        /^invalid --request-timeout: must be shorter than --lease-duration minus --renew-deadline \(5000 ms\), or a deposed leader's request could land after another replica took over$/,
+    },
+    {
+      name: 'a request timeout longer than the margin, from the environment',
+      argv: [],
+      env: { SELFHEAL_REQUEST_TIMEOUT: '30s' },
+      message:
+        /^invalid SELFHEAL_REQUEST_TIMEOUT \(--request-timeout\): must be shorter than --lease-duration minus --renew-deadline \(5000 ms\)/,
+    },
+    {
+      name: 'a request timeout that no longer fits a shorter lease',
+      argv: ['--request-timeout=4s', '--lease-duration=12s'],
+      message: /^invalid --request-timeout: must be shorter than .* \(2000 ms\)/,
+    },
+    {
+      name: 'a request timeout of 0s',
+      argv: ['--request-timeout=0s'],
+      message: /^invalid --request-timeout: must be longer than 0s$/,
+    },
+    {
+      name: 'a request timeout without a unit',
+      argv: ['--request-timeout=4'],
+      message: /^invalid --request-timeout: "4" is not a duration/,
+    },
   ])('$name', ({ argv, env, message }) => {
     expect(configError(argv, env).message).toMatch(message);
   });

@@ -1461,6 +1461,34 @@ describe('decide: one remediation at a time per workload (claims)', () => {
     expect(eventsOf(plan)).toEqual(['Normal Resolved']);
   });
 
+  it.each<{ after: number; phase: Phase; requeue?: number }>([
+    { after: HOUR - SECOND, phase: 'Resolved', requeue: SECOND },
+    { after: HOUR, phase: 'Closed' },
+  ])(
+    'resolved with the followed incident, it watches for the signal through the recurrence window as after its own fix: $phase $after ms later',
+    ({ after, phase, requeue }) => {
+      const other = otherIncident({
+        phase: 'Resolved',
+        conditions: [
+          {
+            type: 'Resolved',
+            status: 'True',
+            reason: 'RemediatedAndVerified',
+            message: 'remediated automatically and verified',
+            lastTransitionTime: iso(4 * MINUTE),
+          },
+        ],
+      });
+      const resolved = chain(following(settings(), { severity: 'P3' }), [
+        { obs: observations(at(5 * MINUTE), { followed: other }) },
+      ]).incident;
+      const plan = run(resolved, observations(at(5 * MINUTE + after), { followed: other }));
+      expect(phaseOf(plan)).toBe(phase);
+      expect(plan.status.postMortem).toEqual({ required: false });
+      expect(plan.requeueAfterMs).toBe(requeue);
+    },
+  );
+
   it('the followed incident escalated: this one escalates with it', () => {
     const other = otherIncident({
       phase: 'Escalated',
@@ -1505,11 +1533,8 @@ describe('decide: one remediation at a time per workload (claims)', () => {
       'attempt-1 rolloutRestart Refused',
       'attempt-2 rolloutRestart Running',
     ]);
-    expect(eventsOf(plan)).toEqual([
-      'Normal StoppedFollowing',
-      'Normal AttemptStarted',
-      'Normal Remediating',
-    ]);
+    // Still Remediating: the phase does not change, so no phase Event.
+    expect(eventsOf(plan)).toEqual(['Normal StoppedFollowing', 'Normal AttemptStarted']);
     expect(plan.effect?.attempt.id).toBe('attempt-2');
   });
 

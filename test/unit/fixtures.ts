@@ -381,7 +381,7 @@ export function written(workload: Workload, effect: ApplyEffect): Workload {
   };
   object.metadata.generation = (object.metadata.generation ?? 1) + 1;
   object.metadata.resourceVersion = `${Number(object.metadata.resourceVersion ?? 0) + 1}`;
-  return { kind: workload.kind, object } as Workload;
+  return { kind: workload.kind, object };
 }
 
 /**

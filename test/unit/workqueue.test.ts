@@ -1,6 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { exponentialBackoff, type BackoffOptions } from '../../src/runtime/backoff.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
+import { TokenBucket } from '../../src/runtime/ratelimit.ts';
 import {
   realTimers,
   WorkQueue,
@@ -270,6 +271,71 @@ describe('WorkQueue', () => {
     }
   });
 
+  describe('with an overall retry limit', () => {
+    /** When each key becomes ready, in ms from now: the clock moves a millisecond at a time. */
+    async function readyTimes(queue: WorkQueue, timers: FakeTimers, horizonMs: number) {
+      const ready: Record<string, number> = {};
+      for (let t = 1; t <= horizonMs; t++) {
+        timers.advance(1);
+        for (const key of await takeAll(queue)) ready[key] = t;
+      }
+      return ready;
+    }
+
+    it('lets a burst of failing keys retry on their own backoff, then spaces the rest at qps', async () => {
+      const { queue, timers } = fakeQueue({ retryLimit: { qps: 10, burst: 2 } });
+      for (const key of ['a', 'b', 'c', 'd', 'e']) queue.addRateLimited(key);
+      // a and b take the burst (5 ms backoff); c, d, e wait for tokens at 10 qps: 100, 200, 300 ms.
+      expect(await readyTimes(queue, timers, 400)).toEqual({ a: 5, b: 5, c: 100, d: 200, e: 300 });
+    });
+
+    it("waits for a key's backoff when it is later than the token", async () => {
+      const { queue, timers } = fakeQueue({
+        retryLimit: { qps: 10, burst: 100 },
+        backoff: { baseMs: 100, maxMs: 10_000 },
+      });
+      for (const delayMs of [100, 200, 400]) {
+        queue.addRateLimited('a');
+        expectReadyAfter(queue, timers, delayMs);
+        await takeAll(queue);
+      }
+    });
+
+    it('refills its tokens with time: after a quiet second, a burst again', async () => {
+      const { queue, timers } = fakeQueue({ retryLimit: { qps: 10, burst: 2 } });
+      queue.addRateLimited('a');
+      queue.addRateLimited('b');
+      timers.advance(1_000);
+      await takeAll(queue);
+      for (const key of ['c', 'd', 'e']) queue.addRateLimited(key);
+      expect(await readyTimes(queue, timers, 200)).toEqual({ c: 5, d: 5, e: 100 });
+    });
+
+    it('leaves add and addAfter alone: only retries are limited', () => {
+      const { queue, timers } = fakeQueue({ retryLimit: { qps: 1, burst: 1 } });
+      queue.addRateLimited('a');
+      queue.addRateLimited('b');
+      for (const key of ['c', 'd', 'e']) queue.add(key);
+      queue.addAfter('f', 10);
+      timers.advance(10);
+      expect(queue.len()).toBe(5);
+    });
+
+    it('without one, any number of keys retry on their own backoff', () => {
+      const { queue, timers } = fakeQueue();
+      for (let i = 0; i < 500; i++) queue.addRateLimited(`key-${i}`);
+      timers.advance(4);
+      expect(queue.len()).toBe(0);
+      timers.advance(1);
+      expect(queue.len()).toBe(500);
+    });
+
+    it('rejects a bad limit when constructed', () => {
+      expect(() => new WorkQueue({ retryLimit: { qps: 0, burst: 10 } })).toThrow(RangeError);
+      expect(() => new WorkQueue({ retryLimit: { qps: 10, burst: 0 } })).toThrow(RangeError);
+    });
+  });
+
   it('reports depth changes of the ready keys', async () => {
     const depths: number[] = [];
     const { queue, timers } = fakeQueue({ onDepthChange: (depth) => depths.push(depth) });
@@ -445,6 +511,105 @@ describe('WorkQueue', () => {
     queue.addAfter('a', 5);
     expect(await queue.get()).toBe('a');
     queue.shutDown();
+  });
+});
+
+describe('TokenBucket', () => {
+  it.each<{ name: string; qps: number; burst: number; steps: [advanceMs: number, waitMs: number][] }>([
+    {
+      name: 'a full bucket hands out its burst at once, then one token per 1/qps',
+      qps: 10,
+      burst: 3,
+      steps: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 100],
+        [0, 200],
+        [0, 300],
+      ],
+    },
+    {
+      name: 'a reservation made while waiting queues behind the earlier ones',
+      qps: 2,
+      burst: 1,
+      steps: [
+        [0, 0],
+        [0, 500],
+        [250, 750],
+      ],
+    },
+    {
+      name: 'time refills tokens at qps',
+      qps: 10,
+      burst: 2,
+      steps: [
+        [0, 0],
+        [0, 0],
+        [150, 0],
+        [0, 50],
+      ],
+    },
+    {
+      name: 'never beyond the burst, however long the pause',
+      qps: 10,
+      burst: 2,
+      steps: [
+        [0, 0],
+        [0, 0],
+        [3_600_000, 0],
+        [0, 0],
+        [0, 100],
+      ],
+    },
+    {
+      name: 'a waiting reservation is paid off by time',
+      qps: 1,
+      burst: 1,
+      steps: [
+        [0, 0],
+        [0, 1_000],
+        [2_000, 0],
+        [0, 1_000],
+      ],
+    },
+    {
+      name: 'a fractional rate',
+      qps: 0.5,
+      burst: 1,
+      steps: [
+        [0, 0],
+        [0, 2_000],
+      ],
+    },
+  ])('$name', ({ qps, burst, steps }) => {
+    const clock = new ManualClock();
+    const bucket = new TokenBucket(qps, burst, clock);
+    const waits = steps.map(([advanceMs]) => {
+      clock.advance(advanceMs);
+      return bucket.reserve();
+    });
+    expect(waits).toEqual(steps.map(([, waitMs]) => waitMs));
+  });
+
+  // The clock is the wall clock: it can step back (NTP). golang.org/x/time/rate, which this follows,
+  // takes time before the last reservation as no time at all, so a step back costs no tokens.
+  it('takes a clock that stepped back as no time passed: the burst is still there', () => {
+    const clock = new ManualClock('2026-01-01T01:00:00Z');
+    const bucket = new TokenBucket(10, 100, clock);
+    clock.set('2026-01-01T00:00:00Z');
+    expect(Array.from({ length: 100 }, () => bucket.reserve())).toEqual(Array.from({ length: 100 }, () => 0));
+  });
+
+  it.each<[string, number, number]>([
+    ['qps 0', 0, 1],
+    ['a negative qps', -1, 1],
+    ['a NaN qps', Number.NaN, 1],
+    ['an infinite qps', Number.POSITIVE_INFINITY, 1],
+    ['burst 0', 10, 0],
+    ['a fractional burst', 10, 1.5],
+  ])('rejects %s', (_, qps, burst) => {
+    expect(() => new TokenBucket(qps, burst, new ManualClock())).toThrow(RangeError);
   });
 });
 

@@ -96,8 +96,12 @@ export function startOrRefuse(d: Decision, mode: NextAction = 'continue'): void 
       );
     return;
   }
-  if (obs.pause) {
-    hold(d, `${next.type} starts`);
+  // Another incident acting on the workload comes first: its running attempt would otherwise
+  // count against this incident's cooldown and budget, and this one would escalate instead of
+  // ending with that incident's outcome.
+  const claim = claimedByOther(d);
+  if (claim) {
+    follow(d, claim);
     return;
   }
   const refusal = firstRefusal('start', { d, remediation, next });
@@ -105,9 +109,9 @@ export function startOrRefuse(d: Decision, mode: NextAction = 'continue'): void 
     d.refuse(refusal.reason, refusal.message);
     return;
   }
-  const claim = claimedByOther(d);
-  if (claim) {
-    follow(d, claim);
+  // After the limits: an incident automation could never act on is escalated even while paused.
+  if (obs.pause) {
+    hold(d, `${next.type} starts`);
     return;
   }
   if (remediation.dryRun) {
@@ -142,15 +146,21 @@ function retryOrEscalate(d: Decision, mode: NextAction): void {
 
 /** Verification of the attempt just completed; a failed one moves on to an untried action. */
 export function verifyFix(d: Decision): void {
-  if (verify(d) === 'failed') retryOrEscalate(d, 'untried');
+  if (verify(d) !== 'failed') return;
+  retryOrEscalate(d, 'untried');
+  // Held by the pause: the verification is over, the next attempt waits.
+  if (d.status.phase === 'Verifying')
+    d.phase('Remediating', 'verification failed; the next action waits for the pause to end');
 }
 
 export function followAttempt(d: Decision): void {
   const { obs, remediation } = d;
   const running = d.running();
   if (!running) {
-    d.status.phase = 'Open';
-    startOrRefuse(d);
+    // Between attempts (held by the pause): after a successful attempt only its verification can
+    // have failed, so the next action must be an untried one.
+    const last = countedAttempts(d).at(-1);
+    startOrRefuse(d, last?.result === 'Succeeded' ? 'untried' : 'continue');
     return;
   }
   const { attempt, index } = running;
@@ -282,7 +292,6 @@ export function followIncident(d: Decision): void {
   if (!followed || followed.metadata.uid !== following.uid) {
     delete d.status.following;
     d.record('StoppedFollowing', `incident ${name} is gone: deciding again`);
-    d.status.phase = 'Open';
     startOrRefuse(d);
     return;
   }
