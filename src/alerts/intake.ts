@@ -12,6 +12,7 @@ import {
 } from '../api/group.ts';
 import type { Incident } from '../api/incident.ts';
 import { DEFAULT_SEVERITY_MAPPING, type RemediationPolicy } from '../api/policy.ts';
+import type { PolicyPublic } from '../api/public.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -85,7 +86,14 @@ export class AlertIntake {
         ? `no RemediationPolicy in namespace ${namespace} matches`
         : 'the alert has no namespace label';
       if (!where) return { ...base, result: 'unmatched', note };
-      const incident = this.incident(alert, source, where, mappedSeverity(alert), `${note}; escalation only`);
+      const incident = this.incident(
+        alert,
+        source,
+        where,
+        mappedSeverity(alert),
+        `${note}; escalation only`,
+        undefined,
+      );
       await store.create(incident);
       return {
         ...base,
@@ -121,6 +129,7 @@ export class AlertIntake {
       namespace,
       severityFor(policy, alert),
       'error' in target ? target.error : undefined,
+      policy.spec.public,
     );
     incident.spec.policyRef = { name: policy.metadata.name ?? '' };
     if (!('error' in target)) incident.spec.target = target;
@@ -197,6 +206,7 @@ export class AlertIntake {
     namespace: string,
     severity: Severity,
     problem: string | undefined,
+    publicTemplate: PolicyPublic | undefined,
   ): Incident {
     const alertname = alert.labels.alertname ?? 'alert';
     const summary = alert.annotations.summary || alert.annotations.message || `${alertname} is firing`;
@@ -223,6 +233,24 @@ export class AlertIntake {
           ...(alert.generatorURL ? { generatorURL: alert.generatorURL.slice(0, 2048) } : {}),
         },
         dryRun: false,
+        // The policy's plain-language template is the incident's first public update, so the status
+        // page says something at once, in words people wrote, never the alert's.
+        ...(publicTemplate
+          ? {
+              public: {
+                ...(publicTemplate.title ? { title: publicTemplate.title } : {}),
+                ...(publicTemplate.components ? { components: publicTemplate.components } : {}),
+                ...(publicTemplate.impact ? { impact: publicTemplate.impact } : {}),
+                updates: [
+                  {
+                    time: this.options.clock.now().toISOString(),
+                    status: 'investigating',
+                    message: publicTemplate.message,
+                  },
+                ],
+              },
+            }
+          : {}),
       },
     };
   }

@@ -509,6 +509,51 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
   });
 });
 
+describe("AlertIntake: the policy's public template", () => {
+  const template = {
+    title: 'Checkout is failing for some customers',
+    components: ['checkout'],
+    impact: 'partial_outage',
+    message: 'Some payments fail. We are looking into it.',
+  } as const;
+
+  it("becomes the new incident's public side, with one investigating update at the intake's time", async () => {
+    const { intake, store } = setup({ policies: [checkoutPolicy({ public: template })] });
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a))?.spec.public).toStrictEqual({
+      title: template.title,
+      components: ['checkout'],
+      impact: 'partial_outage',
+      updates: [{ time: T0.toISOString(), status: 'investigating', message: template.message }],
+    });
+  });
+
+  it('leaves out what the template leaves out', async () => {
+    const { intake, store } = setup({
+      policies: [checkoutPolicy({ public: { message: template.message } })],
+    });
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a))?.spec.public).toStrictEqual({
+      updates: [{ time: T0.toISOString(), status: 'investigating', message: template.message }],
+    });
+  });
+
+  it('no template, no public side: the incident stays off the status page', async () => {
+    const { intake, store } = setup();
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a))?.spec).not.toHaveProperty('public');
+  });
+});
+
 describe('AlertIntake: duplicates of a firing', () => {
   it('the same alert again, the API server already has it (409): duplicate, stored incident unchanged', async () => {
     const a = firing();
