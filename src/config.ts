@@ -16,8 +16,17 @@ export interface WebhookConfig {
   maxBodyBytes: number;
 }
 
+/** The public status page; undefined when --status-page-address is empty. */
+export interface StatusPageConfig {
+  address: { host: string; port: number };
+  title: string;
+  /** The page's public URL; undefined: taken from each request's Host header. */
+  url?: string;
+}
+
 export interface OperatorConfig {
   webhook: WebhookConfig;
+  statusPage?: StatusPageConfig;
   prometheus: { url?: string; alertsIntervalMs: number };
   unmatchedNamespace?: string;
   kubeconfig?: string;
@@ -173,6 +182,22 @@ export const SETTINGS = [
     kind: 'string',
     help: 'where alerts no policy matches become escalation-only incidents (default: only counted)',
   },
+  {
+    flag: 'status-page-address',
+    kind: 'address',
+    help: 'host:port of the public status page (/, /api/v2/summary.json, /history.atom, /badge.svg); empty: off',
+  },
+  {
+    flag: 'status-page-title',
+    kind: 'string',
+    default: 'Service status',
+    help: 'the status page heading and feed title',
+  },
+  {
+    flag: 'status-page-url',
+    kind: 'string',
+    help: "the status page's public URL, for links in the feed and summary.json (default: from the request)",
+  },
 ] as const satisfies readonly Setting[];
 
 type Flag = (typeof SETTINGS)[number]['flag'];
@@ -303,12 +328,26 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (alertsIntervalMs > 0 && !prometheusUrl)
     fail('prometheus-alerts-interval', 'polling alerts needs --prometheus-url');
   const unmatchedNamespace = str('unmatched-namespace');
+  const statusPageUrl = str('status-page-url');
+  if (statusPageUrl && !/^https?:\/\/[^/]+/.test(statusPageUrl))
+    fail('status-page-url', `"${statusPageUrl}" is not an http(s) URL`);
+  const statusPageTitle = str('status-page-title') ?? '';
+  if (!statusPageTitle.trim() || statusPageTitle.length > 100)
+    fail('status-page-title', 'must be 1 to 100 characters, not only spaces');
+  const statusPage: StatusPageConfig | undefined = str('status-page-address')
+    ? {
+        address: address('status-page-address'),
+        title: statusPageTitle,
+        ...(statusPageUrl ? { url: statusPageUrl.replace(/\/*$/, '/') } : {}),
+      }
+    : undefined;
   return {
     webhook: {
       address: address('webhook-address'),
       token,
       maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
     },
+    ...(statusPage ? { statusPage } : {}),
     prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),

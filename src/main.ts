@@ -11,6 +11,7 @@ import { KubeWorkloadClient } from './actions/workloads.ts';
 import { GROUP, VERSION } from './api/group.ts';
 import type { Incident } from './api/incident.ts';
 import type { RemediationPolicy } from './api/policy.ts';
+import type { StatusComponent } from './api/statuscomponent.ts';
 import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
 import { IncidentReconciler, incidentReader } from './incidents/reconciler.ts';
 import { systemClock } from './runtime/clock.ts';
@@ -19,6 +20,7 @@ import { KubeEventRecorder } from './runtime/events.ts';
 import { keyOf, SupervisedInformer } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { KubeStatusWriter } from './runtime/status.ts';
+import { StatusPageServer } from './statuspage/server.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { HealthServer } from './telemetry/server.ts';
@@ -89,6 +91,17 @@ async function main(): Promise<void> {
     },
   });
 
+  // Only the status page reads components; it needs nothing but the caches.
+  const components = config.statusPage
+    ? new SupervisedInformer<StatusComponent>({
+        kc,
+        path: watchPath('statuscomponents'),
+        list: customObjectLister(kc, 'statuscomponents'),
+        logger,
+        onChange: () => undefined,
+      })
+    : undefined;
+
   let leading = !config.leaderElection.enabled;
   const fault = faultPoint(logger);
   const reconciler = new IncidentReconciler({
@@ -125,9 +138,27 @@ async function main(): Promise<void> {
     notReady: () => [
       ...(incidents.hasSynced ? [] : ['incidents cache']),
       ...(policies.hasSynced ? [] : ['remediationpolicies cache']),
+      ...(!components || components.hasSynced ? [] : ['statuscomponents cache']),
     ],
   });
   const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
+  const statusPage =
+    components && config.statusPage
+      ? new StatusPageServer({
+          components,
+          incidents,
+          synced: () => components.hasSynced && incidents.hasSynced,
+          title: config.statusPage.title,
+          ...(config.statusPage.url ? { url: config.statusPage.url } : {}),
+          clock,
+          logger,
+        })
+      : undefined;
+  const statusPageAt = config.statusPage?.address;
+  const statusPageAddress =
+    statusPage && statusPageAt
+      ? `${statusPageAt.host}:${await statusPage.listen(statusPageAt.host, statusPageAt.port)}`
+      : undefined;
 
   const intake = new AlertIntake({
     store: new KubeIncidentStore(kc),
@@ -164,11 +195,12 @@ async function main(): Promise<void> {
       identity,
       health: `${config.healthAddress.host}:${port}`,
       webhook: `${config.webhook.address.host}:${webhookPort}`,
+      ...(statusPageAddress ? { statusPage: statusPageAddress } : {}),
     },
     'selfheal starting',
   );
 
-  await Promise.all([incidents.start(), policies.start()]);
+  await Promise.all([incidents.start(), policies.start(), components?.start()]);
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
         client: kc.makeApiClient(CoordinationV1Api),
@@ -213,7 +245,8 @@ async function main(): Promise<void> {
     await webhook.close();
     await controller.stop();
     await elector?.stop();
-    await Promise.all([incidents.stop(), policies.stop()]);
+    await Promise.all([incidents.stop(), policies.stop(), components?.stop()]);
+    await statusPage?.close();
     await health.close();
     logger.info('stopped');
     process.exit(0);

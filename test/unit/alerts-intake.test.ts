@@ -16,6 +16,7 @@ import {
 } from '../../src/api/group.ts';
 import type { Incident, IncidentStatus, Phase } from '../../src/api/incident.ts';
 import type { RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
+import type { PolicyPublic } from '../../src/api/public.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
@@ -510,12 +511,12 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
 });
 
 describe("AlertIntake: the policy's public template", () => {
-  const template = {
+  const template: PolicyPublic = {
     title: 'Checkout is failing for some customers',
     components: ['checkout'],
     impact: 'partial_outage',
     message: 'Some payments fail. We are looking into it.',
-  } as const;
+  };
 
   it("becomes the new incident's public side, with one investigating update at the intake's time", async () => {
     const { intake, store } = setup({ policies: [checkoutPolicy({ public: template })] });
