@@ -124,7 +124,8 @@ export const statusComponentCrd = crd({
   plural: 'statuscomponents',
   singular: 'statuscomponent',
   shortNames: ['stc'],
-  description: 'A part of the service as the public status page shows it, with the workloads and alerts it covers.',
+  description:
+    'A part of the service as the public status page shows it, with the workloads and alerts it covers.',
   spec: StatusComponentSpec,
   columns: [
     { name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName' },

@@ -213,7 +213,12 @@ export function buildStatusPage({
       const startedAt = startOf(incident, now);
       const resolvedAt = endOf(incident);
       const updates = (pub?.updates ?? [])
-        .map((u, index) => ({ id: `${id}u${index}`, time: iso(u.time), status: u.status, message: u.message }))
+        .map((u, index) => ({
+          id: `${id}u${index}`,
+          time: iso(u.time),
+          status: u.status,
+          message: u.message,
+        }))
         .reverse();
       const nextUpdateAt = incident.status?.sla?.nextUpdateDueAt;
       const page: PageIncident = {
@@ -276,10 +281,7 @@ export function buildStatusPage({
     generatedAt: iso(now),
     historyDays,
     updatedAt: times.sort().at(-1) ?? iso(now),
-    overall: worst([
-      ...pageComponents.map((c) => c.status),
-      ...current.map((p) => p.page.impact),
-    ]),
+    overall: worst([...pageComponents.map((c) => c.status), ...current.map((p) => p.page.impact)]),
     components: pageComponents,
     current: current.map((p) => p.page).sort(newestFirst),
     history: past

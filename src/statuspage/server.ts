@@ -114,7 +114,9 @@ export class StatusPageServer {
         return {
           status: 200,
           type: 'image/svg+xml; charset=utf-8',
-          body: component ? renderBadge(component.name, component.status) : renderBadge('status', model.overall),
+          body: component
+            ? renderBadge(component.name, component.status)
+            : renderBadge('status', model.overall),
           headers: { 'content-security-policy': "default-src 'none'" },
         };
       }

@@ -3,7 +3,13 @@
 // the summary, as there; the history is in the page and the Atom feed.
 import type { Impact } from '../api/public.ts';
 import type { PageInfo } from './html.ts';
-import { opaqueId, OVERALL_LABELS, type PageComponent, type PageIncident, type StatusPageModel } from './model.ts';
+import {
+  opaqueId,
+  OVERALL_LABELS,
+  type PageComponent,
+  type PageIncident,
+  type StatusPageModel,
+} from './model.ts';
 
 /** Statuspage's indicator (and incident impact) for each of its component statuses. */
 export const INDICATORS: Record<Impact, 'none' | 'minor' | 'major' | 'critical'> = {

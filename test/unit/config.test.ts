@@ -549,7 +549,8 @@ describe('parseConfig: the status page', () => {
       url: 'https://status.acme.example/',
     });
     expect(
-      parse(['--status-page-address=:8082', '--status-page-url=https://acme.example/status//']).statusPage?.url,
+      parse(['--status-page-address=:8082', '--status-page-url=https://acme.example/status//']).statusPage
+        ?.url,
     ).toBe('https://acme.example/status/');
   });
 
