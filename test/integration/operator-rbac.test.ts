@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
 import { eventually, freePort } from '../../hack/localenv/wait.ts';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
-import { createPolicy } from '../support/alerting.ts';
+import { createPolicy, sendAlert } from '../support/alerting.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -136,27 +136,7 @@ describe("the operator with only its ServiceAccount's permissions", () => {
       startsAt: new Date().toISOString(),
       fingerprint: '0123456789abcdef',
     };
-    const send = async (status: 'firing' | 'resolved') => {
-      const res = await fetch(operator.webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          version: '4',
-          status,
-          alerts: [
-            {
-              ...alert,
-              status,
-              endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
-            },
-          ],
-        }),
-      });
-      return {
-        status: res.status,
-        body: (await res.json()) as { alerts: { result: string; incident: string }[] },
-      };
-    };
+    const send = (status: 'firing' | 'resolved') => sendAlert(operator.webhookUrl, alert, status);
     const fired = await send('firing');
     expect(fired.status).toBe(200);
     expect(fired.body.alerts[0]?.result).toBe('created');

@@ -10,7 +10,7 @@ import { eventually, freePort } from '../../hack/localenv/wait.ts';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
 import type { PublicUpdate } from '../../src/api/public.ts';
 import type { StatusComponentSpec } from '../../src/api/statuscomponent.ts';
-import { createPolicy } from '../support/alerting.ts';
+import { createPolicy, sendAlert } from '../support/alerting.ts';
 import { IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -180,36 +180,6 @@ async function screenshot(name: string): Promise<string> {
   return file;
 }
 
-async function sendAlert(
-  status: 'firing' | 'resolved',
-  startsAt: string,
-): Promise<{ result: string; incident: string }> {
-  const res = await fetch(operator.webhookUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      version: '4',
-      status,
-      alerts: [
-        {
-          status,
-          labels: { alertname: ALERT, namespace, deployment: WORKLOAD, team: LABEL_VALUE, severity: 'error' },
-          annotations: {
-            summary: `p99 latency of ${WORKLOAD} above 2s`,
-            description: `Runbook: https://runbooks.internal/${WORKLOAD}`,
-          },
-          startsAt,
-          endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
-          fingerprint: 'a1b2c3d4e5f60789',
-        },
-      ],
-    }),
-  });
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { alerts: { result: string; incident: string }[] };
-  return body.alerts[0] ?? { result: 'none', incident: '' };
-}
-
 beforeAll(async () => {
   namespace = await createTestNamespace(kc, 'statuspage');
   incidents = new IncidentClient(kc, namespace);
@@ -332,9 +302,22 @@ describe('the status page in a real browser', () => {
   });
 
   it("gives an alert's incident the policy's plain-language first update, then the updates people post, newest first", async () => {
-    const fired = await sendAlert('firing', new Date(Date.now() - 60_000).toISOString());
-    expect(fired.result).toBe('created');
-    alertIncident = fired.incident;
+    const sent = await sendAlert(
+      operator.webhookUrl,
+      {
+        labels: { alertname: ALERT, namespace, deployment: WORKLOAD, team: LABEL_VALUE, severity: 'error' },
+        annotations: {
+          summary: `p99 latency of ${WORKLOAD} above 2s`,
+          description: `Runbook: https://runbooks.internal/${WORKLOAD}`,
+        },
+        startsAt: new Date(Date.now() - 60_000).toISOString(),
+        fingerprint: 'a1b2c3d4e5f60789',
+      },
+      'firing',
+    );
+    expect(sent.status).toBe(200);
+    expect(sent.body.alerts[0]?.result).toBe('created');
+    alertIncident = sent.body.alerts[0]?.incident ?? '';
     let view = await waitForPage('the alert incident', (v) => v.current.length === 1);
     expect(view.overall).toBe('Degraded performance');
     expect(view.components['Content generation API']).toBe('Degraded performance');
