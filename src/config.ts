@@ -22,6 +22,8 @@ export interface StatusPageConfig {
   title: string;
   /** The page's public URL; undefined: taken from each request's Host header. */
   url?: string;
+  /** Only these namespaces' components and incidents; undefined: every namespace. */
+  namespaces?: string[];
 }
 
 export interface OperatorConfig {
@@ -198,6 +200,11 @@ export const SETTINGS = [
     kind: 'string',
     help: "the status page's public URL, for links in the feed and summary.json (default: from the request)",
   },
+  {
+    flag: 'status-page-namespaces',
+    kind: 'string',
+    help: 'comma-separated namespaces whose components and incidents the page shows (default: all)',
+  },
 ] as const satisfies readonly Setting[];
 
 type Flag = (typeof SETTINGS)[number]['flag'];
@@ -334,11 +341,19 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const statusPageTitle = str('status-page-title') ?? '';
   if (!statusPageTitle.trim() || statusPageTitle.length > 100)
     fail('status-page-title', 'must be 1 to 100 characters, not only spaces');
+  const statusPageNamespaces = (str('status-page-namespaces') ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of statusPageNamespaces)
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
+      fail('status-page-namespaces', `"${n}" is not a namespace name`);
   const statusPage: StatusPageConfig | undefined = str('status-page-address')
     ? {
         address: address('status-page-address'),
         title: statusPageTitle,
         ...(statusPageUrl ? { url: statusPageUrl.replace(/\/*$/, '/') } : {}),
+        ...(statusPageNamespaces.length > 0 ? { namespaces: statusPageNamespaces } : {}),
       }
     : undefined;
   return {

@@ -150,6 +150,7 @@ async function main(): Promise<void> {
           synced: () => components.hasSynced && incidents.hasSynced,
           title: config.statusPage.title,
           ...(config.statusPage.url ? { url: config.statusPage.url } : {}),
+          ...(config.statusPage.namespaces ? { namespaces: config.statusPage.namespaces } : {}),
           clock,
           logger,
         })

@@ -23,6 +23,8 @@ export interface StatusPageServerOptions {
   title: string;
   /** The public URL, ending with /; undefined: http://<Host header>/ of each request. */
   url?: string;
+  /** Only these namespaces' components and incidents (staging, say, stays off a public page). */
+  namespaces?: readonly string[];
   clock: Clock;
   logger: Logger;
   /** How long one computed page is reused: a crowd refreshing during an outage costs one build a second. */
@@ -137,11 +139,10 @@ export class StatusPageServer {
     const reuseMs = this.options.reuseMs ?? 1_000;
     if (this.built && now.getTime() - this.built.atMs < reuseMs && now.getTime() >= this.built.atMs)
       return this.built.model;
-    const model = buildStatusPage({
-      components: this.options.components.list(),
-      incidents: this.options.incidents.list(),
-      now,
-    });
+    const { components, incidents, namespaces } = this.options;
+    const listed = <T>(cache: ObjectCache<T>) =>
+      namespaces ? namespaces.flatMap((n) => cache.list(n)) : cache.list();
+    const model = buildStatusPage({ components: listed(components), incidents: listed(incidents), now });
     this.built = { atMs: now.getTime(), model };
     return model;
   }

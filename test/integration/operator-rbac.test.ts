@@ -57,6 +57,7 @@ beforeAll(async () => {
     args: [
       `--kubeconfig=${saKubeconfig}`,
       `--status-page-address=127.0.0.1:${statusPagePort}`,
+      `--status-page-namespaces=${namespace}`,
       '--namespace=selfheal-system',
       '--storm-max-incidents=1000',
       '--poll-interval=500ms',

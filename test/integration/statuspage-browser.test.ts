@@ -215,6 +215,8 @@ beforeAll(async () => {
       '--leader-elect=false',
       '--poll-interval=500ms',
       `--status-page-address=127.0.0.1:${port}`,
+      // The tier's other files leave components and incidents in their own namespaces.
+      `--status-page-namespaces=${namespace}`,
       '--status-page-title=Acme status',
     ],
   });

@@ -564,6 +564,10 @@ describe('parseConfig: the status page', () => {
       ['--status-page-address=:8082', '--status-page-title=  '],
       'invalid --status-page-title: must be 1 to 100 characters, not only spaces',
     ],
+    [
+      ['--status-page-address=:8082', '--status-page-namespaces=shop,Prod_EU'],
+      'invalid --status-page-namespaces: "Prod_EU" is not a namespace name',
+    ],
   ])('refuses %j', (argv, message) => {
     expect(configError(argv).message).toBe(message);
   });

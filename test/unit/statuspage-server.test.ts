@@ -147,6 +147,23 @@ describe('StatusPageServer', () => {
     expect((await s.get('/badge.svg?component=api')).status).toBe(404);
   });
 
+  it('shows only the namespaces it is given', async () => {
+    const s = await start({ namespaces: ['shop'] });
+    const staging = (o: { metadata: { name?: string; namespace?: string } }) => ({
+      ...o,
+      metadata: { ...o.metadata, namespace: 'staging' },
+    });
+    s.components.items = [
+      component,
+      { ...staging(component), spec: { displayName: 'Staging API', order: 2 } },
+    ];
+    s.incidents.items = [staging(incident) as Incident];
+    const body = await (await s.get('/')).text();
+    expect(body).toContain('Public API');
+    expect(body).not.toContain('Staging API');
+    expect(body).toContain('All systems operational');
+  });
+
   it('reuses one computed page for a second, then sees the caches anew', async () => {
     const s = await start();
     s.components.items = [component];
