@@ -500,14 +500,37 @@ describe('valid changes a person makes are accepted', () => {
         updates: [first, second],
       },
     });
-    const resolved = publicUpdate('Resolved.', '2026-08-01T11:00:00Z', 'resolved');
     await patchSpec('incidents', name, {
-      public: {
-        impact: 'degraded_performance',
-        components: ['contentgen', 'web'],
-        updates: [first, second, resolved],
-      },
+      public: { impact: 'degraded_performance', components: ['contentgen', 'web'], updates: [first, second] },
     });
+    // As docs/status-page.md shows: a JSON patch appends to the list the API server holds.
+    const resolved = publicUpdate('Resolved.', '2026-08-01T11:00:00Z', 'resolved');
+    await objects.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: 'incidents',
+        name,
+        body: [{ op: 'add', path: '/spec/public/updates/-', value: resolved }],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    const late = publicUpdate('Posted with an old time.', '2026-08-01T10:30:00Z', 'monitoring');
+    const { message } = await refusal(
+      objects.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: 'incidents',
+          name,
+          body: [{ op: 'add', path: '/spec/public/updates/-', value: late }],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      ),
+    );
+    expect(message).toContain('spec.public.updates: Invalid value: public updates must be in time order');
     const stored = (await objects.getNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
