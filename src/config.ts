@@ -16,8 +16,19 @@ export interface WebhookConfig {
   maxBodyBytes: number;
 }
 
+/** The public status page; undefined when --status-page-address is empty. */
+export interface StatusPageConfig {
+  address: { host: string; port: number };
+  title: string;
+  /** The page's public URL; undefined: taken from each request's Host header. */
+  url?: string;
+  /** Only these namespaces' components and incidents; undefined: every namespace. */
+  namespaces?: string[];
+}
+
 export interface OperatorConfig {
   webhook: WebhookConfig;
+  statusPage?: StatusPageConfig;
   prometheus: { url?: string; alertsIntervalMs: number };
   unmatchedNamespace?: string;
   kubeconfig?: string;
@@ -202,6 +213,27 @@ export const SETTINGS = [
     kind: 'string',
     help: 'where alerts no policy matches become escalation-only incidents (default: only counted)',
   },
+  {
+    flag: 'status-page-address',
+    kind: 'address',
+    help: 'host:port of the public status page (/, /api/v2/summary.json, /history.atom, /badge.svg); empty: off',
+  },
+  {
+    flag: 'status-page-title',
+    kind: 'string',
+    default: 'Service status',
+    help: 'the status page heading and feed title',
+  },
+  {
+    flag: 'status-page-url',
+    kind: 'string',
+    help: "the status page's public URL, for links in the feed and summary.json (default: from the request)",
+  },
+  {
+    flag: 'status-page-namespaces',
+    kind: 'string',
+    help: 'comma-separated namespaces whose components and incidents the page shows (default: all)',
+  },
 ] as const satisfies readonly Setting[];
 
 type Flag = (typeof SETTINGS)[number]['flag'];
@@ -341,12 +373,34 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (alertsIntervalMs > 0 && !prometheusUrl)
     fail('prometheus-alerts-interval', 'polling alerts needs --prometheus-url');
   const unmatchedNamespace = str('unmatched-namespace');
+  const statusPageUrl = str('status-page-url');
+  if (statusPageUrl && !/^https?:\/\/[^/]+/.test(statusPageUrl))
+    fail('status-page-url', `"${statusPageUrl}" is not an http(s) URL`);
+  const statusPageTitle = str('status-page-title') ?? '';
+  if (!statusPageTitle.trim() || statusPageTitle.length > 100)
+    fail('status-page-title', 'must be 1 to 100 characters, not only spaces');
+  const statusPageNamespaces = (str('status-page-namespaces') ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of statusPageNamespaces)
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
+      fail('status-page-namespaces', `"${n}" is not a namespace name`);
+  const statusPage: StatusPageConfig | undefined = str('status-page-address')
+    ? {
+        address: address('status-page-address'),
+        title: statusPageTitle,
+        ...(statusPageUrl ? { url: statusPageUrl.replace(/\/*$/, '/') } : {}),
+        ...(statusPageNamespaces.length > 0 ? { namespaces: statusPageNamespaces } : {}),
+      }
+    : undefined;
   return {
     webhook: {
       address: address('webhook-address'),
       token,
       maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
     },
+    ...(statusPage ? { statusPage } : {}),
     prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),

@@ -20,6 +20,7 @@ import { AlertWebhook } from './alerts/webhook.ts';
 import { GROUP, VERSION, type WorkloadKind } from './api/group.ts';
 import type { Incident } from './api/incident.ts';
 import type { RemediationPolicy } from './api/policy.ts';
+import type { StatusComponent } from './api/statuscomponent.ts';
 import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
 import { IncidentCache } from './incidents/cache.ts';
 import { PauseSwitch, PAUSE_CONFIGMAP } from './incidents/pause.ts';
@@ -32,6 +33,7 @@ import { keyOf, SupervisedInformer, type CachedObject, type ListPage } from './r
 import { apiClients } from './runtime/kube.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { KubeStatusWriter } from './runtime/status.ts';
+import { StatusPageServer } from './statuspage/server.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { HealthServer } from './telemetry/server.ts';
@@ -186,7 +188,21 @@ async function main(): Promise<void> {
     namespace: config.namespace,
     pausedByDefault: config.incidents.paused,
   });
-  const caches = { incidents: incidentInformer, policies, namespaces, pauseSwitches, ...workloadInformers };
+  // Only the status page reads components; it needs nothing but the caches.
+  const components = config.statusPage
+    ? informer<StatusComponent>(
+        `/apis/${GROUP}/${VERSION}/statuscomponents`,
+        customLister('statuscomponents'),
+      )
+    : undefined;
+  const caches = {
+    incidents: incidentInformer,
+    policies,
+    namespaces,
+    pauseSwitches,
+    ...workloadInformers,
+    ...(components ? { statuscomponents: components } : {}),
+  };
 
   const fault = faultPoint(logger);
   const events = new KubeEventRecorder(leaderClients, {
@@ -297,6 +313,25 @@ async function main(): Promise<void> {
     Object.entries(caches).flatMap(([name, cache]) => (cache.hasSynced ? [] : [`${name} cache`]));
   const health = new HealthServer({ registry: metrics.registry, notReady: notSynced });
   const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
+  // Served by every replica from its caches, so it keeps answering while the API server is down.
+  const statusPage =
+    components && config.statusPage
+      ? new StatusPageServer({
+          components,
+          incidents: incidentInformer,
+          synced: () => components.hasSyncedOnce && incidentInformer.hasSyncedOnce,
+          title: config.statusPage.title,
+          ...(config.statusPage.url ? { url: config.statusPage.url } : {}),
+          ...(config.statusPage.namespaces ? { namespaces: config.statusPage.namespaces } : {}),
+          clock,
+          logger,
+        })
+      : undefined;
+  const statusPageAt = config.statusPage?.address;
+  const statusPageAddress =
+    statusPage && statusPageAt
+      ? `${statusPageAt.host}:${await statusPage.listen(statusPageAt.host, statusPageAt.port)}`
+      : undefined;
 
   const intake = new AlertIntake({
     store: new KubeIncidentStore(replicaClients),
@@ -337,6 +372,7 @@ async function main(): Promise<void> {
       health: `${config.healthAddress.host}:${port}`,
       webhook: `${config.webhook.address.host}:${webhookPort}`,
       requestTimeoutMs: config.requestTimeoutMs,
+      ...(statusPageAddress ? { statusPage: statusPageAddress } : {}),
     },
     'selfheal starting',
   );
@@ -376,6 +412,7 @@ async function main(): Promise<void> {
     // Before the lease is handed back: once it is, another replica may act at once.
     await elector?.stop();
     await Promise.all(Object.values(caches).map((cache) => cache.stop()));
+    await statusPage?.close();
     await health.close();
     logger.info('stopped');
     process.exit(0);

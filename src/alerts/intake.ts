@@ -14,6 +14,7 @@ import {
 } from '../api/group.ts';
 import type { Incident } from '../api/incident.ts';
 import { DEFAULT_SEVERITY_MAPPING, type RemediationPolicy } from '../api/policy.ts';
+import type { IncidentPublic, PolicyPublic } from '../api/public.ts';
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { IncidentCache } from '../incidents/cache.ts';
 import { selectPolicy, severityFor, targetFor } from '../policies/matching.ts';
@@ -158,6 +159,7 @@ export class AlertIntake {
     const problem = 'error' in target ? target.error : undefined;
     const incident = this.incident(alert, source, namespace, severityFor(policy, alert), problem);
     incident.spec.policyRef = { name: policy.metadata.name ?? '' };
+    if (policy.spec.public) incident.spec.public = publicSide(policy.spec.public, this.options.clock.now());
     if ('error' in target) {
       // The policy's status reports it (policies/validate.ts reads this annotation).
       incident.metadata.annotations = { [TARGET_PROBLEM_ANNOTATION]: target.error };
@@ -287,6 +289,19 @@ export class AlertIntake {
       },
     };
   }
+}
+
+/**
+ * The policy's plain-language template as the incident's first public update, so the status page
+ * says something at once, in words people wrote, never the alert's.
+ */
+function publicSide(template: PolicyPublic, now: Date): IncidentPublic {
+  return {
+    ...(template.title ? { title: template.title } : {}),
+    ...(template.components ? { components: template.components } : {}),
+    ...(template.impact ? { impact: template.impact } : {}),
+    updates: [{ time: now.toISOString(), status: 'investigating', message: template.message }],
+  };
 }
 
 /** Whether the incident's signal cleared after its last firing, and this firing started later. */

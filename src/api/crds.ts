@@ -5,6 +5,7 @@ import { Document, isScalar, visit } from 'yaml';
 import { GROUP, VERSION } from './group.ts';
 import { IncidentSpec, IncidentStatus } from './incident.ts';
 import { RemediationPolicySpec, RemediationPolicyStatus } from './policy.ts';
+import { StatusComponentSpec } from './statuscomponent.ts';
 
 interface PrinterColumn {
   name: string;
@@ -21,7 +22,8 @@ interface CrdInput {
   shortNames: string[];
   description: string;
   spec: TSchema;
-  status: TSchema;
+  /** Kinds without a status have no status subresource. */
+  status?: TSchema;
   columns: PrinterColumn[];
 }
 
@@ -51,7 +53,7 @@ function crd(input: CrdInput) {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(input.status ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: input.columns,
           schema: {
             openAPIV3Schema: {
@@ -63,7 +65,7 @@ function crd(input: CrdInput) {
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
                 spec: openApi(input.spec),
-                status: openApi(input.status),
+                ...(input.status ? { status: openApi(input.status) } : {}),
               },
             },
           },
@@ -124,7 +126,23 @@ export const remediationPolicyCrd = crd({
   ],
 });
 
-export const CRDS = [incidentCrd, remediationPolicyCrd];
+export const statusComponentCrd = crd({
+  kind: 'StatusComponent',
+  plural: 'statuscomponents',
+  singular: 'statuscomponent',
+  shortNames: ['stc'],
+  description:
+    'A part of the service as the public status page shows it, with the workloads and alerts it covers.',
+  spec: StatusComponentSpec,
+  columns: [
+    { name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName' },
+    { name: 'Order', type: 'integer', jsonPath: '.spec.order' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+  ],
+});
+
+export const CRDS = [incidentCrd, remediationPolicyCrd, statusComponentCrd];
 
 /**
  * YAML that YAML 1.1 parsers (PyYAML, older Go and Ruby libraries) read as written too: besides the

@@ -1,7 +1,17 @@
 import { Type, type Static } from 'typebox';
-import { SEVERITIES, WORKLOAD_KINDS } from './group.ts';
+import { SEVERITIES } from './group.ts';
+import { IncidentPublic } from './public.ts';
 import { actionList, ACTION_TYPES, Escalation, Verification } from './remediation.ts';
-import { conditions, ObjectMeta, objectName, stringEnum, stringMap, timestamp, withRules } from './schema.ts';
+import {
+  conditions,
+  ObjectMeta,
+  objectName,
+  stringEnum,
+  stringMap,
+  timestamp,
+  withRules,
+  workloadRef,
+} from './schema.ts';
 
 export const SOURCE_TYPES = ['manual', 'alertmanager', 'prometheus'] as const;
 
@@ -37,16 +47,10 @@ export const IncidentSource = withRules(
 );
 
 export const WorkloadTarget = withRules(
-  Type.Object(
-    {
-      kind: stringEnum(WORKLOAD_KINDS, {
-        default: 'Deployment',
-        description: 'Deployment, StatefulSet or DaemonSet.',
-      }),
-      name: objectName("The workload's name; always in the incident's own namespace."),
-    },
-    { description: 'The workload to remediate. Immutable.' },
-  ),
+  workloadRef({
+    description: 'The workload to remediate. Immutable.',
+    name: "The workload's name; always in the incident's own namespace.",
+  }),
   { rule: 'self == oldSelf', message: 'target is immutable' },
 );
 
@@ -109,6 +113,7 @@ export const IncidentSpec = withRules(
         },
       ),
     ),
+    public: Type.Optional(IncidentPublic),
   }),
   {
     rule: '!(has(self.actions) && has(self.policyRef))',
@@ -134,6 +139,11 @@ export const IncidentSpec = withRules(
     rule: '!has(oldSelf.target) || has(self.target)',
     message: 'target cannot be removed',
     fieldPath: '.target',
+  },
+  {
+    rule: '!has(oldSelf.public) || has(self.public)',
+    message: 'public cannot be removed: what the status page said stays on the record',
+    fieldPath: '.public',
   },
 );
 export type IncidentSpec = Static<typeof IncidentSpec>;

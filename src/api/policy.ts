@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { SEVERITIES, WORKLOAD_KINDS } from './group.ts';
+import { PolicyPublic } from './public.ts';
 import { actionList, Escalation, Verification } from './remediation.ts';
 import { conditions, duration, ObjectMeta, objectName, stringEnum, stringMap, withRules } from './schema.ts';
 
@@ -133,6 +134,7 @@ export const RemediationPolicySpec = Type.Object({
   verification: Type.Optional(Verification),
   escalation: Type.Optional(Escalation),
   dryRun: Type.Boolean({ default: false, description: 'Record plans on the incidents and touch nothing.' }),
+  public: Type.Optional(PolicyPublic),
 });
 export type RemediationPolicySpec = Static<typeof RemediationPolicySpec>;
 

@@ -2,6 +2,7 @@
 // gives both the OpenAPI v3 schema the API server validates with and the TypeScript type the
 // operator uses (Static<typeof X>). Only OpenAPI keywords that structural CRD schemas allow are used.
 import { Type, type TSchema, type TUnsafe } from 'typebox';
+import { WORKLOAD_KINDS } from './group.ts';
 
 export interface CelRule {
   rule: string;
@@ -60,6 +61,20 @@ export function objectName(description: string) {
     pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
     description,
   });
+}
+
+/** A Deployment, StatefulSet or DaemonSet by name, in the namespace of the object that names it. */
+export function workloadRef(options: { description: string; name: string }) {
+  return Type.Object(
+    {
+      kind: stringEnum(WORKLOAD_KINDS, {
+        default: 'Deployment',
+        description: 'Deployment, StatefulSet or DaemonSet.',
+      }),
+      name: objectName(options.name),
+    },
+    { description: options.description },
+  );
 }
 
 /** A reference to one key of a Secret in the object's own namespace. */

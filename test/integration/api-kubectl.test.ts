@@ -45,6 +45,7 @@ describe('kubectl and the CRDs', () => {
     ]);
     expect(out).toContain('customresourcedefinition.apiextensions.k8s.io/incidents.selfheal.dev');
     expect(out).toContain('customresourcedefinition.apiextensions.k8s.io/remediationpolicies.selfheal.dev');
+    expect(out).toContain('customresourcedefinition.apiextensions.k8s.io/statuscomponents.selfheal.dev');
   });
 
   it('applies every sample as it is', async () => {
@@ -52,6 +53,7 @@ describe('kubectl and the CRDs', () => {
     expect(out).toContain('incident.selfheal.dev/api-degraded created');
     expect(out).toContain('remediationpolicy.selfheal.dev/api-error-rate created');
     expect(out).toContain('remediationpolicy.selfheal.dev/orders-backlog created');
+    expect(out).toContain('statuscomponent.selfheal.dev/public-api created');
   });
 
   it('prints Severity, Phase, Target, Attempts, Escalation and Age for incidents', async () => {
@@ -99,12 +101,25 @@ describe('kubectl and the CRDs', () => {
     });
   });
 
-  it('lists incidents and policies under the selfheal category', async () => {
+  it('prints Display-Name, Order and Age for status components, and Description with -o wide', async () => {
+    const [row] = table(await run(['get', 'stc', '-n', namespace]));
+    expect(row).toEqual({
+      NAME: 'public-api',
+      'DISPLAY-NAME': 'Public API',
+      ORDER: '1',
+      AGE: expect.stringMatching(/^\d+s$/),
+    });
+    const wide = await run(['get', 'stc', '-o', 'wide', '-n', namespace]);
+    expect(wide).toContain('The REST API that apps and integrations call.');
+  });
+
+  it('lists incidents, policies and status components under the selfheal category', async () => {
     const out = await run(['get', 'selfheal', '-n', namespace, '-o', 'name']);
     expect(out.trim().split('\n').sort()).toEqual([
       'incident.selfheal.dev/api-degraded',
       'remediationpolicy.selfheal.dev/api-error-rate',
       'remediationpolicy.selfheal.dev/orders-backlog',
+      'statuscomponent.selfheal.dev/public-api',
     ]);
     const policies = table(await run(['get', 'rpol', '-n', namespace]));
     expect(policies.map(({ AGE: _age, ...rest }) => rest)).toEqual([

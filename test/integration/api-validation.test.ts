@@ -23,7 +23,12 @@ afterAll(async () => {
 });
 
 type Json = Record<string, unknown>;
-type Kind = 'incidents' | 'remediationpolicies';
+type Kind = 'incidents' | 'remediationpolicies' | 'statuscomponents';
+const KINDS: Record<Kind, string> = {
+  incidents: 'Incident',
+  remediationpolicies: 'RemediationPolicy',
+  statuscomponents: 'StatusComponent',
+};
 let counter = 0;
 
 const incident = (spec: Json = {}): Json => ({
@@ -40,10 +45,20 @@ const policy = (spec: Json = {}): Json => ({
   ...spec,
 });
 const withAction = (action: Json): Json => incident({ actions: [action] });
+const publicUpdate = (message: string, time = '2026-08-01T10:00:00Z', status = 'investigating'): Json => ({
+  time,
+  status,
+  message,
+});
+const withPublic = (pub: Json): Json =>
+  incident({ public: { updates: [publicUpdate('We are looking into it.')], ...pub } });
+const withUpdates = (...updates: Json[]): Json => withPublic({ updates });
+const component = (spec: Json = {}): Json => ({ displayName: 'Content generation API', ...spec });
+const policyPublic = (pub: Json): Json => policy({ public: { message: 'We are looking into it.', ...pub } });
 
 async function create(plural: Kind, spec: Json): Promise<string> {
   const name = `obj-${++counter}`;
-  const kind = plural === 'incidents' ? 'Incident' : 'RemediationPolicy';
+  const kind = KINDS[plural];
   await objects.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
@@ -235,7 +250,135 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
   ],
   ['bad cooldown', 'remediationpolicies', policy({ guards: { cooldown: 'soon' } }), 'spec.guards.cooldown'],
   ['no actions', 'remediationpolicies', policy({ actions: [] }), 'spec.actions'],
+  // The public side: bounded, never empty or blank, in time order.
+  ['empty public message', 'incidents', withUpdates(publicUpdate('')), 'spec.public.updates[0].message'],
+  [
+    'blank public message',
+    'incidents',
+    withUpdates(publicUpdate(' \n\t ')),
+    'spec.public.updates[0].message',
+  ],
+  [
+    'over-long public message',
+    'incidents',
+    withUpdates(publicUpdate(long(2001))),
+    'spec.public.updates[0].message',
+  ],
+  ['over-long public title', 'incidents', withPublic({ title: long(201) }), 'spec.public.title'],
+  ['blank public title', 'incidents', withPublic({ title: '   ' }), 'spec.public.title'],
+  ['unknown impact', 'incidents', withPublic({ impact: 'meltdown' }), 'spec.public.impact'],
+  [
+    'unknown public update status',
+    'incidents',
+    withUpdates(publicUpdate('x', '2026-08-01T10:00:00Z', 'fixed')),
+    'spec.public.updates[0].status',
+  ],
+  [
+    'public update time not a timestamp',
+    'incidents',
+    withUpdates(publicUpdate('x', 'now')),
+    'spec.public.updates[0].time',
+  ],
+  [
+    'public side without updates',
+    'incidents',
+    incident({ public: { title: 'Slow API' } }),
+    'spec.public.updates',
+  ],
+  ['public side with an empty update list', 'incidents', withUpdates(), 'spec.public.updates'],
+  [
+    'public updates out of time order',
+    'incidents',
+    withUpdates(
+      publicUpdate('later', '2026-08-01T11:00:00Z'),
+      publicUpdate('earlier', '2026-08-01T10:00:00Z'),
+    ),
+    'spec.public.updates',
+  ],
+  [
+    'too many public updates',
+    'incidents',
+    withUpdates(...Array.from({ length: 101 }, () => publicUpdate('x'))),
+    'spec.public.updates',
+  ],
+  [
+    'affected component not an object name',
+    'incidents',
+    withPublic({ components: ['Content API'] }),
+    'spec.public.components[0]',
+  ],
+  [
+    'the same component twice',
+    'incidents',
+    withPublic({ components: ['api', 'api'] }),
+    'spec.public.components[1]',
+  ],
+  [
+    'policy template without a message',
+    'remediationpolicies',
+    policy({ public: { title: 'Slow API' } }),
+    'spec.public.message',
+  ],
+  [
+    'policy template with a blank message',
+    'remediationpolicies',
+    policyPublic({ message: '  ' }),
+    'spec.public.message',
+  ],
+  [
+    'policy template over-long message',
+    'remediationpolicies',
+    policyPublic({ message: long(2001) }),
+    'spec.public.message',
+  ],
+  [
+    'policy template unknown impact',
+    'remediationpolicies',
+    policyPublic({ impact: 'bad' }),
+    'spec.public.impact',
+  ],
+  ['component without a display name', 'statuscomponents', {}, 'spec.displayName'],
+  [
+    'component with an empty display name',
+    'statuscomponents',
+    component({ displayName: '' }),
+    'spec.displayName',
+  ],
+  [
+    'component with a blank display name',
+    'statuscomponents',
+    component({ displayName: '  ' }),
+    'spec.displayName',
+  ],
+  [
+    'component with an over-long display name',
+    'statuscomponents',
+    component({ displayName: long(101) }),
+    'spec.displayName',
+  ],
+  [
+    'component with an over-long description',
+    'statuscomponents',
+    component({ description: long(501) }),
+    'spec.description',
+  ],
+  ['component with a negative order', 'statuscomponents', component({ order: -1 }), 'spec.order'],
+  [
+    'component covering an unsupported workload kind',
+    'statuscomponents',
+    component({ workloads: [{ kind: 'CronJob', name: 'nightly' }] }),
+    'spec.workloads[0].kind',
+  ],
+  [
+    'component covering too many alerts',
+    'statuscomponents',
+    component({ alertNames: Array.from({ length: 33 }, (_, i) => `Alert${i}`) }),
+    'spec.alertNames',
+  ],
 ];
+
+const first = publicUpdate('We are looking into slow responses.', '2026-08-01T10:00:00Z');
+const second = publicUpdate('We found the cause.', '2026-08-01T10:20:00Z', 'identified');
 
 describe('the API server refuses invalid objects, naming the field', () => {
   it.each(invalidOnCreate)('create: %s', async (_what, plural, spec, field) => {
@@ -291,6 +434,25 @@ describe('the API server refuses invalid objects, naming the field', () => {
       { postMortem: null },
       'spec.postMortem',
     ],
+    [
+      'changed an earlier public update',
+      withUpdates(first, second),
+      { public: { updates: [{ ...first, message: 'Nothing happened.' }, second] } },
+      'spec.public.updates',
+    ],
+    [
+      'removed a public update',
+      withUpdates(first, second),
+      { public: { updates: [first] } },
+      'spec.public.updates',
+    ],
+    [
+      'inserted a public update before the last',
+      withUpdates(first, second),
+      { public: { updates: [first, publicUpdate('in between', '2026-08-01T10:10:00Z'), second] } },
+      'spec.public.updates',
+    ],
+    ['removed the public side', withUpdates(first), { public: null }, 'spec.public'],
   ];
   it.each(invalidChanges)('update: %s', async (_what, valid, change, field) => {
     const name = await create('incidents', valid);
@@ -324,6 +486,96 @@ describe('valid changes a person makes are accepted', () => {
       acknowledgedBy: 'alice',
       resolution: { resolvedBy: 'alice', note: 'restarted by hand' },
       postMortem: { url: 'https://wiki.example.com/pm/1', completed: true },
+    });
+  });
+
+  it('appends public updates one at a time, and changes the impact and the components as things develop', async () => {
+    const name = await create('incidents', incident());
+    await patchSpec('incidents', name, { public: { updates: [first] } });
+    await patchSpec('incidents', name, {
+      public: {
+        title: 'Slow responses',
+        impact: 'partial_outage',
+        components: ['contentgen'],
+        updates: [first, second],
+      },
+    });
+    await patchSpec('incidents', name, {
+      public: { impact: 'degraded_performance', components: ['contentgen', 'web'], updates: [first, second] },
+    });
+    // As docs/status-page.md shows: a JSON patch appends to the list the API server holds.
+    const resolved = publicUpdate('Resolved.', '2026-08-01T11:00:00Z', 'resolved');
+    await objects.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: 'incidents',
+        name,
+        body: [{ op: 'add', path: '/spec/public/updates/-', value: resolved }],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    const late = publicUpdate('Posted with an old time.', '2026-08-01T10:30:00Z', 'monitoring');
+    const { message } = await refusal(
+      objects.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: 'incidents',
+          name,
+          body: [{ op: 'add', path: '/spec/public/updates/-', value: late }],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      ),
+    );
+    expect(message).toContain('spec.public.updates: Invalid value: public updates must be in time order');
+    const stored = (await objects.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'incidents',
+      name,
+    })) as { spec: Json };
+    expect(stored.spec.public).toEqual({
+      title: 'Slow responses',
+      impact: 'degraded_performance',
+      components: ['contentgen', 'web'],
+      updates: [first, second, resolved],
+    });
+  });
+
+  it('accepts a public message of exactly the largest size, and any text in it', async () => {
+    await create('incidents', withUpdates(publicUpdate(`<script>alert(1)</script> ${long(1974)}`)));
+    await create(
+      'remediationpolicies',
+      policyPublic({ title: long(200), impact: 'major_outage', components: ['api'] }),
+    );
+  });
+
+  it('stores a StatusComponent with its default order', async () => {
+    const name = await create(
+      'statuscomponents',
+      component({
+        description: 'Generates articles.',
+        workloads: [{ name: 'contentgen-api' }],
+        alertNames: ['ContentGenLatencyHigh'],
+      }),
+    );
+    const stored = (await objects.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'statuscomponents',
+      name,
+    })) as { spec: Json };
+    expect(stored.spec).toEqual({
+      displayName: 'Content generation API',
+      description: 'Generates articles.',
+      order: 100,
+      workloads: [{ kind: 'Deployment', name: 'contentgen-api' }],
+      alertNames: ['ContentGenLatencyHigh'],
     });
   });
 

@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
-import { createPolicy } from '../support/alerting.ts';
+import { eventually, freePort } from '../../hack/localenv/wait.ts';
+import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
+import { createPolicy, sendAlert } from '../support/alerting.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -17,6 +19,7 @@ const manifests = join(REPO_ROOT, 'deploy', 'manifests');
 let namespace: string;
 let saKubeconfig: string;
 let operator: OperatorProcess;
+let statusPageUrl: string;
 
 beforeAll(async () => {
   for (const file of ['namespace.yaml', 'rbac.yaml']) {
@@ -47,10 +50,14 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   namespace = await createTestNamespace(kc, 'rbac');
+  const statusPagePort = await freePort();
+  statusPageUrl = `http://127.0.0.1:${statusPagePort}`;
   operator = await OperatorProcess.start('integration', {
     name: 'least-privilege',
     args: [
       `--kubeconfig=${saKubeconfig}`,
+      `--status-page-address=127.0.0.1:${statusPagePort}`,
+      `--status-page-namespaces=${namespace}`,
       '--namespace=selfheal-system',
       '--storm-max-incidents=1000',
       '--poll-interval=500ms',
@@ -76,6 +83,29 @@ describe("the operator with only its ServiceAccount's permissions", () => {
     expect(await canI('update', 'leases.coordination.k8s.io')).toBe('no');
     expect(await canI('update', 'leases.coordination.k8s.io', 'selfheal-system')).toBe('yes');
     expect(await canI('patch', 'deployments')).toBe('yes');
+    expect(await canI('watch', 'statuscomponents.selfheal.dev')).toBe('yes');
+    expect(await canI('patch', 'statuscomponents.selfheal.dev')).toBe('no');
+  });
+
+  it('serves the status page from its caches, StatusComponents included', async () => {
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'statuscomponents',
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'StatusComponent',
+        metadata: { name: 'checkout' },
+        spec: { displayName: 'Checkout' },
+      },
+    });
+    const page = await eventually('the status page to list the component', async () => {
+      const res = await fetch(`${statusPageUrl}/`);
+      const body = await res.text();
+      return res.status === 200 && body.includes('<span class="component-name">Checkout</span>') && body;
+    });
+    expect(page).toContain('All systems operational');
   });
 
   it('remediates a manual incident end to end', async () => {
@@ -107,27 +137,7 @@ describe("the operator with only its ServiceAccount's permissions", () => {
       startsAt: new Date().toISOString(),
       fingerprint: '0123456789abcdef',
     };
-    const send = async (status: 'firing' | 'resolved') => {
-      const res = await fetch(operator.webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          version: '4',
-          status,
-          alerts: [
-            {
-              ...alert,
-              status,
-              endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
-            },
-          ],
-        }),
-      });
-      return {
-        status: res.status,
-        body: (await res.json()) as { alerts: { result: string; incident: string }[] },
-      };
-    };
+    const send = (status: 'firing' | 'resolved') => sendAlert(operator.webhookUrl, alert, status);
     const fired = await send('firing');
     expect(fired.status).toBe(200);
     expect(fired.body.alerts[0]?.result).toBe('created');

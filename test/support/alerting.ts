@@ -124,3 +124,37 @@ export function notification(alerts: Record<string, unknown>[]): Record<string, 
     alerts,
   };
 }
+
+export interface WebhookAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  fingerprint: string;
+}
+
+/** Sends one alert to the operator's webhook as Alertmanager would, and returns its answer. */
+export async function sendAlert(
+  webhookUrl: string,
+  alert: WebhookAlert,
+  status: 'firing' | 'resolved',
+): Promise<{ status: number; body: { alerts: { result: string; incident: string }[] } }> {
+  const res = await fetch(webhookUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      version: '4',
+      status,
+      alerts: [
+        {
+          ...alert,
+          status,
+          endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
+        },
+      ],
+    }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { alerts: { result: string; incident: string }[] },
+  };
+}

@@ -20,6 +20,7 @@ import {
 import type { Incident, IncidentStatus, Phase } from '../../src/api/incident.ts';
 import type { RemediationPolicy, RemediationPolicySpec } from '../../src/api/policy.ts';
 import { IncidentCache } from '../../src/incidents/cache.ts';
+import type { PolicyPublic } from '../../src/api/public.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
@@ -577,6 +578,51 @@ describe('AlertIntake: a firing alert that a policy matches', () => {
         }),
       },
     ]);
+  });
+});
+
+describe("AlertIntake: the policy's public template", () => {
+  const template: PolicyPublic = {
+    title: 'Checkout is failing for some customers',
+    components: ['checkout'],
+    impact: 'partial_outage',
+    message: 'Some payments fail. We are looking into it.',
+  };
+
+  it("becomes the new incident's public side, with one investigating update at the intake's time", async () => {
+    const { intake, store } = setup({ policies: [checkoutPolicy({ public: template })] });
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a, 1))?.spec.public).toStrictEqual({
+      title: template.title,
+      components: ['checkout'],
+      impact: 'partial_outage',
+      updates: [{ time: T0.toISOString(), status: 'investigating', message: template.message }],
+    });
+  });
+
+  it('leaves out what the template leaves out', async () => {
+    const { intake, store } = setup({
+      policies: [checkoutPolicy({ public: { message: template.message } })],
+    });
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a, 1))?.spec.public).toStrictEqual({
+      updates: [{ time: T0.toISOString(), status: 'investigating', message: template.message }],
+    });
+  });
+
+  it('no template, no public side: the incident stays off the status page', async () => {
+    const { intake, store } = setup();
+    const a = firing();
+
+    await intake.ingest([a], 'alertmanager');
+
+    expect(store.get(NAMESPACE, incidentNameFor(a, 1))?.spec).not.toHaveProperty('public');
   });
 });
 

@@ -631,3 +631,53 @@ describe('parseConfig: the alert webhook', () => {
     });
   });
 });
+
+describe('parseConfig: the status page', () => {
+  it('is off by default and with an empty address', () => {
+    expect(parse([]).statusPage).toBeUndefined();
+    expect(parse([], { SELFHEAL_STATUS_PAGE_ADDRESS: '' }).statusPage).toBeUndefined();
+  });
+
+  it('serves on the address, with the default title and the URL taken from requests', () => {
+    expect(parse(['--status-page-address=:8082']).statusPage).toStrictEqual({
+      address: { host: '0.0.0.0', port: 8082 },
+      title: 'Service status',
+    });
+  });
+
+  it('takes a title and a public URL, which always ends with one /', () => {
+    expect(
+      parse([
+        '--status-page-address=127.0.0.1:0',
+        '--status-page-title=Acme status',
+        '--status-page-url=https://status.acme.example',
+      ]).statusPage,
+    ).toStrictEqual({
+      address: { host: '127.0.0.1', port: 0 },
+      title: 'Acme status',
+      url: 'https://status.acme.example/',
+    });
+    expect(
+      parse(['--status-page-address=:8082', '--status-page-url=https://acme.example/status//']).statusPage
+        ?.url,
+    ).toBe('https://acme.example/status/');
+  });
+
+  it.each([
+    [['--status-page-address=8082'], 'invalid --status-page-address: "8082" is not host:port'],
+    [
+      ['--status-page-address=:8082', '--status-page-url=status.acme.example'],
+      'invalid --status-page-url: "status.acme.example" is not an http(s) URL',
+    ],
+    [
+      ['--status-page-address=:8082', '--status-page-title=  '],
+      'invalid --status-page-title: must be 1 to 100 characters, not only spaces',
+    ],
+    [
+      ['--status-page-address=:8082', '--status-page-namespaces=shop,Prod_EU'],
+      'invalid --status-page-namespaces: "Prod_EU" is not a namespace name',
+    ],
+  ])('refuses %j', (argv, message) => {
+    expect(configError(argv).message).toBe(message);
+  });
+});
