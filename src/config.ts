@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { SEVERITIES, type Severity } from './api/group.ts';
+import { parseLinkTemplates, type LinkTemplate } from './escalation/links.ts';
+import { DEFAULT_PAGERDUTY_URL } from './escalation/receivers/pagerduty.ts';
 import { parseDuration } from './incidents/durations.ts';
 import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
 import type { IncidentSettings } from './incidents/settings.ts';
@@ -16,8 +18,18 @@ export interface WebhookConfig {
   maxBodyBytes: number;
 }
 
+export interface EscalationConfig {
+  /** PagerDuty Events API v2 base URL; events go to <url>/v2/enqueue. */
+  pagerDutyUrl: string;
+  /** Time limit of every notification request. */
+  notificationTimeoutMs: number;
+  /** Dashboard, log and trace links for pages and messages. */
+  linkTemplates: LinkTemplate[];
+}
+
 export interface OperatorConfig {
   webhook: WebhookConfig;
+  escalation: EscalationConfig;
   prometheus: { url?: string; alertsIntervalMs: number };
   unmatchedNamespace?: string;
   kubeconfig?: string;
@@ -169,6 +181,23 @@ export const SETTINGS = [
     help: "poll Prometheus's /api/v1/alerts this often (0s: off; Alertmanager's webhook is the usual source)",
   },
   {
+    flag: 'pagerduty-url',
+    kind: 'string',
+    default: DEFAULT_PAGERDUTY_URL,
+    help: 'PagerDuty Events API v2 base URL (events go to <url>/v2/enqueue)',
+  },
+  {
+    flag: 'notification-timeout',
+    kind: 'duration',
+    default: '10s',
+    help: 'time limit of each PagerDuty, Slack or webhook request, connection included',
+  },
+  {
+    flag: 'link-templates',
+    kind: 'string',
+    help: 'links in pages and messages: Text=URL entries separated by spaces, URLs with {namespace} {kind} {target} {alertname} {incident} {severity}',
+  },
+  {
     flag: 'unmatched-namespace',
     kind: 'string',
     help: 'where alerts no policy matches become escalation-only incidents (default: only counted)',
@@ -303,11 +332,25 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (alertsIntervalMs > 0 && !prometheusUrl)
     fail('prometheus-alerts-interval', 'polling alerts needs --prometheus-url');
   const unmatchedNamespace = str('unmatched-namespace');
+  const pagerDutyUrl = str('pagerduty-url') ?? DEFAULT_PAGERDUTY_URL;
+  if (!/^https?:\/\/[^/]+/.test(pagerDutyUrl))
+    fail('pagerduty-url', `"${pagerDutyUrl}" is not an http(s) URL`);
+  let linkTemplates: LinkTemplate[] = [];
+  try {
+    linkTemplates = parseLinkTemplates(str('link-templates') ?? '');
+  } catch (error) {
+    fail('link-templates', (error as Error).message);
+  }
   return {
     webhook: {
       address: address('webhook-address'),
       token,
       maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
+    },
+    escalation: {
+      pagerDutyUrl: pagerDutyUrl.replace(/\/+$/, ''),
+      notificationTimeoutMs: duration('notification-timeout', { positive: true }),
+      linkTemplates,
     },
     prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
