@@ -159,7 +159,11 @@ export function slackMessage(notice: Notice): SlackMessage {
   ]
     .filter(Boolean)
     .join(' · ');
-  return { text: truncate(text, SLACK_LIMITS.sectionText), blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
+  // The fallback is mrkdwn too: unescaped, a title such as "<!channel>" would ping everyone.
+  return {
+    text: truncate(escapeMrkdwn(text), SLACK_LIMITS.sectionText),
+    blocks: blocks.slice(0, SLACK_LIMITS.blocks),
+  };
 }
 
 export class SlackReceiver implements ReceiverAdapter<'slack'> {
