@@ -121,8 +121,7 @@ function automation(s: IncidentSummary): string {
 /** The Block Kit message of a notice. */
 export function slackMessage(notice: Notice): SlackMessage {
   const s = notice.summary;
-  const open = notice.event !== 'resolve';
-  const unacknowledged = open && !s.acknowledgedBy;
+  const unacknowledged = (notice.event === 'trigger' || notice.event === 'update') && !s.acknowledgedBy;
   const blocks: Block[] = [
     {
       type: 'header',
