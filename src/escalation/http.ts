@@ -173,3 +173,22 @@ export async function deliverJson(
   }
   return classifyAnswer(x, answer, clock, explain);
 }
+
+/** What every HTTP receiver shares: the poster, the clock, and one classified delivery. */
+export abstract class HttpReceiver {
+  protected readonly http: HttpPoster;
+  protected readonly clock: Clock;
+
+  constructor(options: { http: HttpPoster; clock: Clock }) {
+    this.http = options.http;
+    this.clock = options.clock;
+  }
+
+  protected deliver(
+    x: Exchange,
+    request: { url: string; body: string; headers?: Record<string, string> },
+    explain: (answer: HttpAnswer) => string = (answer) => oneLine(answer.body),
+  ): Promise<DeliveryResult> {
+    return deliverJson(this.http, this.clock, x, request, explain);
+  }
+}

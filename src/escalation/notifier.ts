@@ -81,7 +81,11 @@ export class Notifier {
   private async attempt(namespace: string, receiver: Receiver, notice: Notice): Promise<DeliveryResult> {
     const who = `${receiver.type} receiver "${receiver.name}"`;
     if (!this.handles(receiver.type, notice.event))
-      return { outcome: 'skipped', receiver: receiver.name, message: `${who}: has no ${notice.event} event` };
+      return {
+        outcome: 'skipped',
+        receiver: receiver.name,
+        message: `${who}: not sent: ${receiver.type} receivers get no ${notice.event} events`,
+      };
     const read = await readCredentials(this.secrets, namespace, receiver);
     if (!read.ok)
       return { outcome: read.retriable ? 'retry' : 'failed', receiver: receiver.name, message: read.message };

@@ -54,6 +54,20 @@ async function create(plural: Kind, spec: Json): Promise<string> {
   return name;
 }
 
+/** The object as the API server stored it. */
+async function read(plural: Kind, name: string): Promise<{ spec: Json; status?: Json }> {
+  return (await objects.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural,
+    name,
+  })) as {
+    spec: Json;
+    status?: Json;
+  };
+}
+
 async function patchSpec(plural: Kind, name: string, spec: Json): Promise<void> {
   await objects.patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, namespace, plural, name, body: { spec } },
@@ -88,9 +102,10 @@ const alertSource = {
   fingerprint: 'c1a2b3d4e5f60718',
   startsAt: '2026-08-01T10:00:00Z',
 };
-const receiver = (type: string) => ({
-  levels: [{ after: '0s', receivers: [{ name: 'pager', type, secretRef: { name: 'pd', key: 'key' } }] }],
-});
+/** An escalation with one level, notifying one receiver at once. */
+const escalationTo = (receiver: Json) => ({ levels: [{ after: '0s', receivers: [receiver] }] });
+const receiver = (type: string, extra: Json = {}) =>
+  escalationTo({ name: 'pager', type, secretRef: { name: 'pd', key: 'key' }, ...extra });
 
 // [what, kind, invalid spec, the field the message must name]
 const invalidOnCreate: [string, Kind, Json, string][] = [
@@ -282,21 +297,7 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     'a signing secret for a PagerDuty receiver',
     'incidents',
     incident({
-      escalation: {
-        levels: [
-          {
-            after: '0s',
-            receivers: [
-              {
-                name: 'pager',
-                type: 'pagerduty',
-                secretRef: { name: 'pd', key: 'key' },
-                signingSecretKey: 'hmac',
-              },
-            ],
-          },
-        ],
-      },
+      escalation: receiver('pagerduty', { signingSecretKey: 'hmac' }),
     }),
     'spec.escalation.levels[0].receivers[0].signingSecretKey',
   ],
@@ -304,21 +305,12 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     'a signing secret key that is no Secret key',
     'remediationpolicies',
     policy({
-      escalation: {
-        levels: [
-          {
-            after: '0s',
-            receivers: [
-              {
-                name: 'hook',
-                type: 'webhook',
-                secretRef: { name: 'h', key: 'url' },
-                signingSecretKey: 'a key',
-              },
-            ],
-          },
-        ],
-      },
+      escalation: escalationTo({
+        name: 'hook',
+        type: 'webhook',
+        secretRef: { name: 'h', key: 'url' },
+        signingSecretKey: 'a key',
+      }),
     }),
     'spec.escalation.levels[0].receivers[0].signingSecretKey',
   ],
@@ -415,15 +407,7 @@ describe('valid changes a person makes are accepted', () => {
       postMortem: { url: 'https://wiki.example.com/pm/1', completed: true },
     });
     await patchSpec('incidents', name, { severity: 'P1' });
-    const stored = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name,
-    })) as {
-      spec: Json;
-    };
+    const stored = await read('incidents', name);
     expect(stored.spec).toMatchObject({
       severity: 'P1',
       acknowledgedBy: 'alice',
@@ -440,34 +424,19 @@ describe('valid changes a person makes are accepted', () => {
       incident({
         updates: [first],
         roles: { incidentCommander: 'alice' },
-        escalation: {
-          levels: [
-            {
-              after: '0s',
-              receivers: [
-                {
-                  name: 'hook',
-                  type: 'webhook',
-                  secretRef: { name: 'h', key: 'url' },
-                  signingSecretKey: 'signing-secret',
-                },
-              ],
-            },
-          ],
-        },
+        escalation: escalationTo({
+          name: 'hook',
+          type: 'webhook',
+          secretRef: { name: 'h', key: 'url' },
+          signingSecretKey: 'signing-secret',
+        }),
       }),
     );
     await patchSpec('incidents', name, { updates: [first, second] });
     await patchSpec('incidents', name, {
       roles: { incidentCommander: 'carol', communicationsLead: 'bob', technicalLead: 'dave', scribe: 'erin' },
     });
-    const stored = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name,
-    })) as { spec: Json };
+    const stored = await read('incidents', name);
     expect(stored.spec).toMatchObject({
       updates: [first, second],
       roles: { incidentCommander: 'carol', communicationsLead: 'bob', technicalLead: 'dave', scribe: 'erin' },
@@ -476,15 +445,7 @@ describe('valid changes a person makes are accepted', () => {
 
   it('fills the defaults a user would expect', async () => {
     const incidentName = await create('incidents', incident({ verification: {} }));
-    const inc = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name: incidentName,
-    })) as {
-      spec: Json;
-    };
+    const inc = await read('incidents', incidentName);
     expect(inc.spec).toMatchObject({
       source: { type: 'manual' },
       dryRun: false,
@@ -492,15 +453,7 @@ describe('valid changes a person makes are accepted', () => {
       actions: [{ type: 'rolloutRestart' }],
     });
     const policyName = await create('remediationpolicies', policy());
-    const pol = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'remediationpolicies',
-      name: policyName,
-    })) as {
-      spec: Json;
-    };
+    const pol = await read('remediationpolicies', policyName);
     expect(pol.spec).toMatchObject({
       severity: { fromLabel: 'severity', default: 'P3' },
       guards: { maxAttempts: 3, cooldown: '30m', maxPerHour: 3 },
@@ -531,13 +484,7 @@ describe('the status people read: checklist and context', () => {
       context: ['deployed revision 7 at 09:48Z, 12 min before the alert', '1/3 replicas ready'],
     };
     await patchStatus(name, status);
-    const stored = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name,
-    })) as { status: Json };
+    const stored = await read('incidents', name);
     expect(stored.status).toMatchObject(status);
   });
 

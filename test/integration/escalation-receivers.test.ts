@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Incident } from '../../src/api/incident.ts';
 import type { Receiver } from '../../src/api/remediation.ts';
 import type { DeliveryResult, Notice } from '../../src/escalation/delivery.ts';
@@ -11,7 +11,7 @@ import { summarize } from '../../src/escalation/summary.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { IncidentClient } from '../support/incidents.ts';
-import { createTestNamespace, kubeConfigFor, serviceAccountKubeconfig } from '../support/kube.ts';
+import { createTestNamespace, grantRole, kubeConfigFor, serviceAccountKubeconfig } from '../support/kube.ts';
 import { PagerDutyStandIn } from '../support/pagerduty.ts';
 import { SlackStandIn } from '../support/slack.ts';
 import { tierStateDir } from '../support/tiers.ts';
@@ -306,21 +306,11 @@ describe('credentials from Secrets in the real API server', () => {
       message: `pagerduty receiver "oncall": cannot read Secret ${namespace}/pagerduty: the operator may not read it (403): grant its ServiceAccount get on secrets in namespace ${namespace}`,
     });
     // With the permission granted, the same reader works: the refusal was RBAC, nothing else.
-    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({
+    await grantRole(kc, {
       namespace,
-      body: {
-        metadata: { name: 'read-secrets' },
-        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name: 'read-secrets' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-secrets' },
-        subjects: [{ kind: 'ServiceAccount', name: 'no-secrets', namespace }],
-      },
+      name: 'read-secrets',
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+      serviceAccount: 'no-secrets',
     });
     const granted = await pagerduty.waitFor('the trigger through the granted reader', async () => {
       const r = await notifierWith(new KubeSecretReader(restricted.makeApiClient(CoreV1Api))).deliver({

@@ -5,13 +5,12 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
-  RbacAuthorizationV1Api,
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../src/api/group.ts';
 import type { IncidentStatus } from '../../src/api/incident.ts';
 import { IncidentClient } from '../support/incidents.ts';
-import { createTestNamespace, kubeConfigFor, serviceAccountKubeconfig } from '../support/kube.ts';
+import { createTestNamespace, grantRole, kubeConfigFor, serviceAccountKubeconfig } from '../support/kube.ts';
 import { kubectlIncident, type PluginResult } from '../support/plugin.ts';
 import { tierStateDir } from '../support/tiers.ts';
 
@@ -46,21 +45,11 @@ beforeAll(async () => {
   expect(me).not.toBe('');
   // A responder who may only look: get and list on incidents, nothing else.
   await incidents.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'viewer' } } });
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  await rbac.createNamespacedRole({
+  await grantRole(kc, {
     namespace,
-    body: {
-      metadata: { name: 'incident-viewer' },
-      rules: [{ apiGroups: [GROUP], resources: ['incidents'], verbs: ['get', 'list'] }],
-    },
-  });
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: 'incident-viewer' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'incident-viewer' },
-      subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace }],
-    },
+    name: 'incident-viewer',
+    rules: [{ apiGroups: [GROUP], resources: ['incidents'], verbs: ['get', 'list'] }],
+    serviceAccount: 'viewer',
   });
   viewerKubeconfig = await serviceAccountKubeconfig(kc, {
     namespace,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { locateTools } from '../../hack/localenv/tools.ts';
 import { testEnv, type Tier } from './tiers.ts';
@@ -77,4 +77,26 @@ export async function serviceAccountKubeconfig(
     { mode: 0o600 },
   );
   return file;
+}
+
+/** A Role in `namespace` with these rules, bound to a ServiceAccount of that namespace. */
+export async function grantRole(
+  kc: KubeConfig,
+  {
+    namespace,
+    name,
+    rules,
+    serviceAccount,
+  }: { namespace: string; name: string; rules: V1PolicyRule[]; serviceAccount: string },
+): Promise<void> {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+    },
+  });
 }

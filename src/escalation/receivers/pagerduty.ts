@@ -10,7 +10,7 @@ import type {
   NotificationEvent,
   ReceiverAdapter,
 } from '../delivery.ts';
-import { deliverJson, oneLine, originOf, type HttpAnswer, type HttpPoster } from '../http.ts';
+import { HttpReceiver, oneLine, originOf, type HttpAnswer, type HttpPoster } from '../http.ts';
 import { attemptLine, deadlineText, targetText, truncate, type IncidentSummary } from '../summary.ts';
 
 export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com';
@@ -113,16 +113,13 @@ function explain(answer: HttpAnswer): string {
   return oneLine(answer.body);
 }
 
-export class PagerDutyReceiver implements ReceiverAdapter<'pagerduty'> {
+export class PagerDutyReceiver extends HttpReceiver implements ReceiverAdapter<'pagerduty'> {
   readonly type = 'pagerduty';
   private readonly enqueueUrl: string;
-  private readonly http: HttpPoster;
-  private readonly clock: Clock;
 
   constructor(options: { baseUrl: string; http: HttpPoster; clock: Clock }) {
+    super(options);
     this.enqueueUrl = `${options.baseUrl.replace(/\/+$/, '')}/v2/enqueue`;
-    this.http = options.http;
-    this.clock = options.clock;
   }
 
   handles(event: NotificationEvent): boolean {
@@ -155,9 +152,7 @@ export class PagerDutyReceiver implements ReceiverAdapter<'pagerduty'> {
         receiver,
         message: `${who}: the event is ${bytes} bytes, over PagerDuty's limit of ${MAX_EVENT_BYTES}`,
       };
-    return deliverJson(
-      this.http,
-      this.clock,
+    return this.deliver(
       { who, receiver, peer: `PagerDuty at ${originOf(this.enqueueUrl)}`, secrets: [routingKey] },
       { url: this.enqueueUrl, body },
       explain,

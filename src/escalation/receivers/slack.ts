@@ -1,9 +1,8 @@
 // Slack incoming webhooks: POST a Block Kit message to the webhook URL (itself the credential).
 // Each event is a message of its own in the channel: the page, then acknowledgement, updates and the
 // resolution, each saying what a person needs to act on it; `text` is the notification fallback.
-import type { Clock } from '../../runtime/clock.ts';
 import type { CredentialsOf, DeliveryResult, Notice, ReceiverAdapter } from '../delivery.ts';
-import { deliverJson, oneLine, originOf, urlSecrets, type HttpAnswer, type HttpPoster } from '../http.ts';
+import { HttpReceiver, originOf, urlSecrets } from '../http.ts';
 import { attemptLine, deadlineText, targetText, truncate, type IncidentSummary } from '../summary.ts';
 
 /** Block Kit's limits (docs.slack.dev/reference/block-kit). */
@@ -165,24 +164,15 @@ export function slackMessage(notice: Notice): SlackMessage {
   };
 }
 
-export class SlackReceiver implements ReceiverAdapter<'slack'> {
+export class SlackReceiver extends HttpReceiver implements ReceiverAdapter<'slack'> {
   readonly type = 'slack';
-  private readonly http: HttpPoster;
-  private readonly clock: Clock;
-
-  constructor(options: { http: HttpPoster; clock: Clock }) {
-    this.http = options.http;
-    this.clock = options.clock;
-  }
 
   handles(): boolean {
     return true;
   }
 
   send(notice: Notice, receiver: string, { webhookUrl }: CredentialsOf<'slack'>): Promise<DeliveryResult> {
-    return deliverJson(
-      this.http,
-      this.clock,
+    return this.deliver(
       {
         who: `slack receiver "${receiver}"`,
         receiver,
@@ -191,7 +181,6 @@ export class SlackReceiver implements ReceiverAdapter<'slack'> {
         secrets: urlSecrets(webhookUrl),
       },
       { url: webhookUrl, body: JSON.stringify(slackMessage(notice)) },
-      (answer: HttpAnswer) => oneLine(answer.body),
     );
   }
 }

@@ -3,9 +3,8 @@
 // receiver can check that selfheal sent it and reject replays of old requests.
 import { createHmac } from 'node:crypto';
 import type { IncidentUpdate, NotificationEvent } from '../../api/incident.ts';
-import type { Clock } from '../../runtime/clock.ts';
 import type { CredentialsOf, DeliveryResult, Notice, ReceiverAdapter } from '../delivery.ts';
-import { deliverJson, oneLine, originOf, urlSecrets, type HttpAnswer, type HttpPoster } from '../http.ts';
+import { HttpReceiver, originOf, urlSecrets } from '../http.ts';
 import type { IncidentSummary } from '../summary.ts';
 
 export const WEBHOOK_VERSION = '1';
@@ -64,15 +63,8 @@ export function webhookRequest(
   };
 }
 
-export class WebhookReceiver implements ReceiverAdapter<'webhook'> {
+export class WebhookReceiver extends HttpReceiver implements ReceiverAdapter<'webhook'> {
   readonly type = 'webhook';
-  private readonly http: HttpPoster;
-  private readonly clock: Clock;
-
-  constructor(options: { http: HttpPoster; clock: Clock }) {
-    this.http = options.http;
-    this.clock = options.clock;
-  }
 
   handles(): boolean {
     return true;
@@ -83,18 +75,14 @@ export class WebhookReceiver implements ReceiverAdapter<'webhook'> {
     receiver: string,
     { url, signingSecret }: CredentialsOf<'webhook'>,
   ): Promise<DeliveryResult> {
-    const request = webhookRequest(notice, this.clock.now(), signingSecret);
-    return deliverJson(
-      this.http,
-      this.clock,
+    return this.deliver(
       {
         who: `webhook receiver "${receiver}"`,
         receiver,
         peer: `the webhook at ${originOf(url)}`,
         secrets: [...urlSecrets(url), signingSecret],
       },
-      { url, ...request },
-      (answer: HttpAnswer) => oneLine(answer.body),
+      { url, ...webhookRequest(notice, this.clock.now(), signingSecret) },
     );
   }
 }
