@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { SEVERITIES, type Severity } from './api/group.ts';
 import { parseDuration } from './api/durations.ts';
+import { parseLinkTemplates, type LinkTemplate } from './escalation/links.ts';
+import { DEFAULT_PAGERDUTY_URL } from './escalation/receivers/pagerduty.ts';
 import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
 import type { IncidentSettings } from './incidents/settings.ts';
 
@@ -26,9 +28,19 @@ export interface StatusPageConfig {
   namespaces?: string[];
 }
 
+export interface EscalationConfig {
+  /** PagerDuty Events API v2 base URL; events go to <url>/v2/enqueue. */
+  pagerDutyUrl: string;
+  /** Time limit of every notification request. */
+  notificationTimeoutMs: number;
+  /** Dashboard, log and trace links for pages and messages. */
+  linkTemplates: LinkTemplate[];
+}
+
 export interface OperatorConfig {
   webhook: WebhookConfig;
   statusPage?: StatusPageConfig;
+  escalation: EscalationConfig;
   prometheus: { url?: string; alertsIntervalMs: number };
   unmatchedNamespace?: string;
   kubeconfig?: string;
@@ -207,6 +219,23 @@ export const SETTINGS = [
     kind: 'duration',
     default: '0s',
     help: "poll Prometheus's /api/v1/alerts this often (0s: off; Alertmanager's webhook is the usual source)",
+  },
+  {
+    flag: 'pagerduty-url',
+    kind: 'string',
+    default: DEFAULT_PAGERDUTY_URL,
+    help: 'PagerDuty Events API v2 base URL (events go to <url>/v2/enqueue)',
+  },
+  {
+    flag: 'notification-timeout',
+    kind: 'duration',
+    default: '10s',
+    help: 'time limit of each PagerDuty, Slack or webhook request, connection included',
+  },
+  {
+    flag: 'link-templates',
+    kind: 'string',
+    help: 'links in pages and messages: Text=URL entries separated by spaces, URLs with {namespace} {kind} {target} {alertname} {incident} {severity}',
   },
   {
     flag: 'unmatched-namespace',
@@ -394,6 +423,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         ...(statusPageNamespaces.length > 0 ? { namespaces: statusPageNamespaces } : {}),
       }
     : undefined;
+  const pagerDutyUrl = str('pagerduty-url') ?? DEFAULT_PAGERDUTY_URL;
+  if (!/^https?:\/\/[^/]+/.test(pagerDutyUrl))
+    fail('pagerduty-url', `"${pagerDutyUrl}" is not an http(s) URL`);
+  let linkTemplates: LinkTemplate[] = [];
+  try {
+    linkTemplates = parseLinkTemplates(str('link-templates') ?? '');
+  } catch (error) {
+    fail('link-templates', (error as Error).message);
+  }
   return {
     webhook: {
       address: address('webhook-address'),
@@ -401,6 +439,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
     },
     ...(statusPage ? { statusPage } : {}),
+    escalation: {
+      pagerDutyUrl: pagerDutyUrl.replace(/\/+$/, ''),
+      notificationTimeoutMs: duration('notification-timeout', { positive: true }),
+      linkTemplates,
+    },
     prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),

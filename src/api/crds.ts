@@ -99,6 +99,8 @@ export const incidentCrd = crd({
     { name: 'Title', type: 'string', jsonPath: '.spec.title', priority: 1 },
     { name: 'Source', type: 'string', jsonPath: '.spec.source.type', priority: 1 },
     { name: 'Alert', type: 'string', jsonPath: '.spec.source.alertName', priority: 1 },
+    { name: 'Acknowledged-By', type: 'string', jsonPath: '.spec.acknowledgedBy', priority: 1 },
+    { name: 'Commander', type: 'string', jsonPath: '.spec.roles.incidentCommander', priority: 1 },
   ],
 });
 

@@ -54,6 +54,40 @@ export const WorkloadTarget = withRules(
   { rule: 'self == oldSelf', message: 'target is immutable' },
 );
 
+/** The playbook's incident roles; people assign them (`kubectl incident assign`) and hand them over. */
+export const ROLE_FIELDS = ['incidentCommander', 'communicationsLead', 'technicalLead', 'scribe'] as const;
+export type RoleField = (typeof ROLE_FIELDS)[number];
+
+const person = (description: string) =>
+  Type.Optional(Type.String({ minLength: 1, maxLength: 253, description }));
+
+export const IncidentRoles = Type.Object(
+  {
+    incidentCommander: person('Leads the response and makes the decisions.'),
+    communicationsLead: person('Keeps stakeholders informed at the update cadence.'),
+    technicalLead: person('Leads the investigation and the fix.'),
+    scribe: person('Keeps the record for the timeline and the post-mortem.'),
+  },
+  { description: "Who holds the playbook's roles. Roles can be handed over (changed) at any time." },
+);
+export type IncidentRoles = Static<typeof IncidentRoles>;
+
+export const MAX_UPDATES = 100;
+export const MAX_UPDATE_MESSAGE = 2048;
+export const IncidentUpdate = Type.Object(
+  {
+    time: timestamp('When the update was posted.'),
+    author: Type.String({ minLength: 1, maxLength: 253, description: 'Who posted it.' }),
+    message: Type.String({
+      minLength: 1,
+      maxLength: MAX_UPDATE_MESSAGE,
+      description: 'What people need to know now: impact, what is being done, the next step.',
+    }),
+  },
+  { description: 'A status update a person posted.' },
+);
+export type IncidentUpdate = Static<typeof IncidentUpdate>;
+
 export const IncidentSpec = withRules(
   Type.Object({
     severity: stringEnum(SEVERITIES, {
@@ -86,6 +120,19 @@ export const IncidentSpec = withRules(
           note: Type.Optional(Type.String({ maxLength: 4096 })),
         },
         { description: 'Set by a person to resolve the incident. Set once.' },
+      ),
+    ),
+    roles: Type.Optional(IncidentRoles),
+    updates: Type.Optional(
+      withRules(
+        Type.Array(IncidentUpdate, {
+          maxItems: MAX_UPDATES,
+          description: `People's status updates, oldest first (at most ${MAX_UPDATES}). Append-only.`,
+        }),
+        {
+          rule: 'size(self) >= size(oldSelf) && self.slice(0, size(oldSelf)) == oldSelf',
+          message: 'updates are append-only: earlier updates can be neither changed nor removed',
+        },
       ),
     ),
     postMortem: Type.Optional(
@@ -144,6 +191,11 @@ export const IncidentSpec = withRules(
     rule: '!has(oldSelf.public) || has(self.public)',
     message: 'public cannot be removed: what the status page said stays on the record',
     fieldPath: '.public',
+  },
+  {
+    rule: '!has(oldSelf.updates) || has(self.updates)',
+    message: 'updates are append-only: earlier updates can be neither changed nor removed',
+    fieldPath: '.updates',
   },
 );
 export type IncidentSpec = Static<typeof IncidentSpec>;
@@ -214,17 +266,52 @@ export const TimelineEntry = Type.Object({
 });
 export type TimelineEntry = Static<typeof TimelineEntry>;
 
+/**
+ * What a notification announces: a level reached (or the early heads-up), an acknowledgement, an
+ * update (a reminder that one is due, or a person's update), the resolution.
+ */
+export const NOTIFICATION_EVENTS = ['trigger', 'acknowledge', 'update', 'resolve'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
 export const NOTIFICATION_STATES = ['Pending', 'Delivered', 'Failed'] as const;
 export const Notification = Type.Object({
   id: Type.String({ maxLength: 128, description: 'Stable id: receiver, event and level.' }),
   receiver: Type.String({ maxLength: 63 }),
-  event: stringEnum(['trigger', 'update', 'resolve'] as const),
+  event: stringEnum(NOTIFICATION_EVENTS),
   state: stringEnum(NOTIFICATION_STATES),
   attempts: Type.Integer({ minimum: 0 }),
   recordedAt: timestamp('When the notification was recorded, before it was sent.'),
   nextAttemptAt: Type.Optional(timestamp('When the next delivery try is due.')),
   deliveredAt: Type.Optional(timestamp('When the receiver accepted it.')),
   message: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+
+/** The playbook's checklist, in the order people work through it. */
+export const CHECKLIST_ITEMS = [
+  'Acknowledged',
+  'SeveritySet',
+  'RolesAssigned',
+  'StakeholdersNotified',
+  'ServiceRestored',
+  'PostMortemScheduled',
+] as const;
+export type ChecklistItemName = (typeof CHECKLIST_ITEMS)[number];
+
+export const ChecklistItem = Type.Object({
+  name: stringEnum(CHECKLIST_ITEMS, { description: 'Which step of the playbook.' }),
+  done: Type.Boolean({ description: 'Whether the step is done.' }),
+  detail: Type.Optional(
+    Type.String({ maxLength: 256, description: 'Why it is (not) done: who, when, what is missing.' }),
+  ),
+});
+export type ChecklistItem = Static<typeof ChecklistItem>;
+
+export const MAX_CONTEXT_FACTS = 10;
+export const MAX_CONTEXT_FACT_LENGTH = 256;
+export const ContextFacts = Type.Array(Type.String({ minLength: 1, maxLength: MAX_CONTEXT_FACT_LENGTH }), {
+  maxItems: MAX_CONTEXT_FACTS,
+  description:
+    'What on-call checks first, recorded when the incident opened: recent rollouts, replicas, warning Events.',
 });
 
 export const PlannedAction = Type.Object({
@@ -305,6 +392,15 @@ export const IncidentStatus = Type.Object({
   plannedActions: Type.Optional(
     Type.Array(PlannedAction, { maxItems: 10, description: 'What a dry run would have done.' }),
   ),
+  checklist: Type.Optional(
+    Type.Array(ChecklistItem, {
+      maxItems: CHECKLIST_ITEMS.length,
+      description: "The playbook's checklist, computed from the incident: one item per step.",
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    }),
+  ),
+  context: Type.Optional(ContextFacts),
 });
 export type IncidentStatus = Static<typeof IncidentStatus>;
 

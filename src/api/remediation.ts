@@ -147,21 +147,44 @@ export type Verification = Static<typeof Verification>;
 
 export const RECEIVER_TYPES = ['pagerduty', 'slack', 'webhook'] as const;
 
-export const Receiver = Type.Object(
+export type ReceiverType = (typeof RECEIVER_TYPES)[number];
+
+export const Receiver = withRules(
+  Type.Object(
+    {
+      name: Type.String({
+        minLength: 1,
+        maxLength: 63,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+        description: 'Names the receiver in the status and the delivery ledger.',
+      }),
+      type: stringEnum(RECEIVER_TYPES, {
+        description: 'pagerduty (Events API v2), slack (incoming webhook) or webhook (generic JSON POST).',
+      }),
+      secretRef: {
+        ...SecretKeyRef,
+        description:
+          "The Secret key holding the credential: pagerduty, the integration's routing key; slack, the incoming-webhook URL; webhook, the URL to POST to.",
+      },
+      signingSecretKey: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 253,
+          pattern: '^[-._a-zA-Z0-9]+$',
+          description:
+            'webhook only: another key of the same Secret holding the HMAC-SHA256 signing secret; requests are then signed.',
+        }),
+      ),
+    },
+    { description: 'Someone to notify.' },
+  ),
   {
-    name: Type.String({
-      minLength: 1,
-      maxLength: 63,
-      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
-      description: 'Names the receiver in the status and the delivery ledger.',
-    }),
-    type: stringEnum(RECEIVER_TYPES, {
-      description: 'pagerduty (Events API v2), slack (incoming webhook) or webhook (generic JSON POST).',
-    }),
-    secretRef: SecretKeyRef,
+    rule: "self.type == 'webhook' || !has(self.signingSecretKey)",
+    message: 'signingSecretKey is only for receivers of type webhook',
+    fieldPath: '.signingSecretKey',
   },
-  { description: 'Someone to notify.' },
 );
+export type Receiver = Static<typeof Receiver>;
 
 export const EscalationLevel = Type.Object({
   after: duration('How long after escalation begins this level is notified (0s for at once).'),

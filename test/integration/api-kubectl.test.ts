@@ -91,14 +91,29 @@ describe('kubectl and the CRDs', () => {
     ]);
   });
 
-  it('adds Title, Source and Alert with -o wide, by the short name', async () => {
+  it('adds Title, Source, Alert, Acknowledged-By and Commander with -o wide, by the short name', async () => {
     const [row] = table(await run(['get', 'inc', '-o', 'wide', '-n', namespace]));
     expect(row).toMatchObject({
       NAME: 'api-degraded',
       TITLE: 'API latency above 2 s for most requests',
       SOURCE: 'manual',
       ALERT: '',
+      'ACKNOWLEDGED-BY': '',
+      COMMANDER: '',
     });
+    await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: 'incidents',
+        name: 'api-degraded',
+        body: { spec: { acknowledgedBy: 'alice', roles: { incidentCommander: 'bob' } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const [taken] = table(await run(['get', 'inc', '-o', 'wide', '-n', namespace]));
+    expect(taken).toMatchObject({ NAME: 'api-degraded', 'ACKNOWLEDGED-BY': 'alice', COMMANDER: 'bob' });
   });
 
   it('prints Display-Name, Order and Age for status components, and Description with -o wide', async () => {

@@ -69,6 +69,20 @@ async function create(plural: Kind, spec: Json): Promise<string> {
   return name;
 }
 
+/** The object as the API server stored it. */
+async function read(plural: Kind, name: string): Promise<{ spec: Json; status?: Json }> {
+  return (await objects.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural,
+    name,
+  })) as {
+    spec: Json;
+    status?: Json;
+  };
+}
+
 async function patchSpec(plural: Kind, name: string, spec: Json): Promise<void> {
   await objects.patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, namespace, plural, name, body: { spec } },
@@ -103,9 +117,10 @@ const alertSource = {
   fingerprint: 'c1a2b3d4e5f60718',
   startsAt: '2026-08-01T10:00:00Z',
 };
-const receiver = (type: string) => ({
-  levels: [{ after: '0s', receivers: [{ name: 'pager', type, secretRef: { name: 'pd', key: 'key' } }] }],
-});
+/** An escalation with one level, notifying one receiver at once. */
+const escalationTo = (receiver: Json) => ({ levels: [{ after: '0s', receivers: [receiver] }] });
+const receiver = (type: string, extra: Json = {}) =>
+  escalationTo({ name: 'pager', type, secretRef: { name: 'pd', key: 'key' }, ...extra });
 
 // [what, kind, invalid spec, the field the message must name]
 const invalidOnCreate: [string, Kind, Json, string][] = [
@@ -250,6 +265,70 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
   ],
   ['bad cooldown', 'remediationpolicies', policy({ guards: { cooldown: 'soon' } }), 'spec.guards.cooldown'],
   ['no actions', 'remediationpolicies', policy({ actions: [] }), 'spec.actions'],
+  [
+    'an update without a message',
+    'incidents',
+    incident({ updates: [{ time: '2026-08-01T10:00:00Z', author: 'alice', message: '' }] }),
+    'spec.updates[0].message',
+  ],
+  [
+    'an update without an author',
+    'incidents',
+    incident({ updates: [{ time: '2026-08-01T10:00:00Z', message: 'investigating' }] }),
+    'spec.updates[0].author',
+  ],
+  [
+    'an update whose time is not a timestamp',
+    'incidents',
+    incident({ updates: [{ time: "10 o'clock", author: 'alice', message: 'investigating' }] }),
+    'spec.updates[0].time',
+  ],
+  [
+    'an over-long update',
+    'incidents',
+    incident({ updates: [{ time: '2026-08-01T10:00:00Z', author: 'alice', message: long(2049) }] }),
+    'spec.updates[0].message',
+  ],
+  [
+    'more than 100 updates',
+    'incidents',
+    incident({
+      updates: Array.from({ length: 101 }, () => ({
+        time: '2026-08-01T10:00:00Z',
+        author: 'a',
+        message: 'm',
+      })),
+    }),
+    'spec.updates',
+  ],
+  [
+    'an empty role',
+    'incidents',
+    incident({ roles: { incidentCommander: '' } }),
+    'spec.roles.incidentCommander',
+  ],
+  ['an over-long role', 'incidents', incident({ roles: { scribe: long(254) } }), 'spec.roles.scribe'],
+  [
+    'a signing secret for a PagerDuty receiver',
+    'incidents',
+    incident({
+      escalation: receiver('pagerduty', { signingSecretKey: 'hmac' }),
+    }),
+    'spec.escalation.levels[0].receivers[0].signingSecretKey',
+  ],
+  [
+    'a signing secret key that is no Secret key',
+    'remediationpolicies',
+    policy({
+      escalation: escalationTo({
+        name: 'hook',
+        type: 'webhook',
+        secretRef: { name: 'h', key: 'url' },
+        signingSecretKey: 'a key',
+      }),
+    }),
+    'spec.escalation.levels[0].receivers[0].signingSecretKey',
+  ],
   // The public side: bounded, never empty or blank, in time order.
   ['empty public message', 'incidents', withUpdates(publicUpdate('')), 'spec.public.updates[0].message'],
   [
@@ -454,6 +533,24 @@ describe('the API server refuses invalid objects, naming the field', () => {
     ],
     ['removed the public side', withUpdates(first), { public: null }, 'spec.public'],
   ];
+  const update = (author: string, message: string) => ({ time: '2026-08-01T10:00:00Z', author, message });
+  const twoUpdates = incident({ updates: [update('alice', 'investigating'), update('bob', 'rolling back')] });
+  invalidChanges.push(
+    [
+      'an edited update',
+      twoUpdates,
+      { updates: [update('alice', 'investigating'), update('bob', 'all fine, nothing happened')] },
+      'spec.updates',
+    ],
+    ['a removed update', twoUpdates, { updates: [update('bob', 'rolling back')] }, 'spec.updates'],
+    [
+      'reordered updates',
+      twoUpdates,
+      { updates: [update('bob', 'rolling back'), update('alice', 'investigating')] },
+      'spec.updates',
+    ],
+    ['all updates removed', twoUpdates, { updates: null }, 'spec.updates'],
+  );
   it.each(invalidChanges)('update: %s', async (_what, valid, change, field) => {
     const name = await create('incidents', valid);
     const { code, message } = await refusal(patchSpec('incidents', name, change));
@@ -472,15 +569,7 @@ describe('valid changes a person makes are accepted', () => {
       postMortem: { url: 'https://wiki.example.com/pm/1', completed: true },
     });
     await patchSpec('incidents', name, { severity: 'P1' });
-    const stored = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name,
-    })) as {
-      spec: Json;
-    };
+    const stored = await read('incidents', name);
     expect(stored.spec).toMatchObject({
       severity: 'P1',
       acknowledgedBy: 'alice',
@@ -579,17 +668,36 @@ describe('valid changes a person makes are accepted', () => {
     });
   });
 
+  it('appends updates, assigns and hands over roles, and takes a signed webhook receiver', async () => {
+    const first = { time: '2026-08-01T10:00:00Z', author: 'alice', message: 'investigating' };
+    const second = { time: '2026-08-01T10:30:00.123Z', author: 'bob', message: 'rolled back; watching' };
+    const name = await create(
+      'incidents',
+      incident({
+        updates: [first],
+        roles: { incidentCommander: 'alice' },
+        escalation: escalationTo({
+          name: 'hook',
+          type: 'webhook',
+          secretRef: { name: 'h', key: 'url' },
+          signingSecretKey: 'signing-secret',
+        }),
+      }),
+    );
+    await patchSpec('incidents', name, { updates: [first, second] });
+    await patchSpec('incidents', name, {
+      roles: { incidentCommander: 'carol', communicationsLead: 'bob', technicalLead: 'dave', scribe: 'erin' },
+    });
+    const stored = await read('incidents', name);
+    expect(stored.spec).toMatchObject({
+      updates: [first, second],
+      roles: { incidentCommander: 'carol', communicationsLead: 'bob', technicalLead: 'dave', scribe: 'erin' },
+    });
+  });
+
   it('fills the defaults a user would expect', async () => {
     const incidentName = await create('incidents', incident({ verification: {} }));
-    const inc = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'incidents',
-      name: incidentName,
-    })) as {
-      spec: Json;
-    };
+    const inc = await read('incidents', incidentName);
     expect(inc.spec).toMatchObject({
       source: { type: 'manual' },
       dryRun: false,
@@ -597,20 +705,80 @@ describe('valid changes a person makes are accepted', () => {
       actions: [{ type: 'rolloutRestart' }],
     });
     const policyName = await create('remediationpolicies', policy());
-    const pol = (await objects.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'remediationpolicies',
-      name: policyName,
-    })) as {
-      spec: Json;
-    };
+    const pol = await read('remediationpolicies', policyName);
     expect(pol.spec).toMatchObject({
       severity: { fromLabel: 'severity', default: 'P3' },
       guards: { maxAttempts: 3, cooldown: '30m', maxPerHour: 3 },
       dryRun: false,
       match: { labels: [{ operator: '=' }] },
     });
+  });
+});
+
+describe('the status people read: checklist and context', () => {
+  const patchStatus = (name: string, status: Json) =>
+    objects.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace, plural: 'incidents', name, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+
+  it('holds a checklist of the playbook steps and a short context', async () => {
+    const name = await create('incidents', incident());
+    const status = {
+      checklist: [
+        { name: 'Acknowledged', done: true, detail: 'by alice at 10:04Z' },
+        { name: 'SeveritySet', done: true },
+        { name: 'RolesAssigned', done: false, detail: 'no communications lead' },
+        { name: 'StakeholdersNotified', done: false },
+        { name: 'ServiceRestored', done: false },
+        { name: 'PostMortemScheduled', done: false },
+      ],
+      context: ['deployed revision 7 at 09:48Z, 12 min before the alert', '1/3 replicas ready'],
+    };
+    await patchStatus(name, status);
+    const stored = await read('incidents', name);
+    expect(stored.status).toMatchObject(status);
+  });
+
+  it.each<[string, Json, string]>([
+    [
+      'an unknown checklist item',
+      { checklist: [{ name: 'CoffeeMade', done: true }] },
+      'status.checklist[0].name',
+    ],
+    [
+      'a checklist item twice',
+      {
+        checklist: [
+          { name: 'Acknowledged', done: true },
+          { name: 'Acknowledged', done: false },
+        ],
+      },
+      'status.checklist[1]',
+    ],
+    ['a checklist item without done', { checklist: [{ name: 'Acknowledged' }] }, 'status.checklist[0].done'],
+    ['an over-long fact', { context: [long(257)] }, 'status.context[0]'],
+    ['more than 10 facts', { context: Array.from({ length: 11 }, () => 'fact') }, 'status.context'],
+    [
+      'an acknowledge event of the ledger with an unknown state',
+      {
+        notifications: [
+          {
+            id: 'pager/acknowledge/1',
+            receiver: 'pager',
+            event: 'acknowledge',
+            state: 'Sent',
+            attempts: 1,
+            recordedAt: '2026-08-01T10:00:00Z',
+          },
+        ],
+      },
+      'status.notifications[0].state',
+    ],
+  ])('refuses %s', async (_what, status, field) => {
+    const name = await create('incidents', incident());
+    const { code, message } = await refusal(patchStatus(name, status));
+    expect(code).toBe(422);
+    expect(message).toContain(field);
   });
 });

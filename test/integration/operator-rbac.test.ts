@@ -1,14 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
 import { eventually, freePort } from '../../hack/localenv/wait.ts';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
 import { createPolicy, sendAlert } from '../support/alerting.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
-import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
+import { createTestNamespace, kubeConfigFor, kubectl, serviceAccountKubeconfig } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
 import { tierStateDir } from '../support/tiers.ts';
 
@@ -26,29 +25,11 @@ beforeAll(async () => {
     const applied = await kubectl('integration', ['apply', '-f', join(manifests, file)]);
     expect(applied.stderr).toBe('');
   }
-  const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: 'selfheal',
+  saKubeconfig = await serviceAccountKubeconfig(kc, {
     namespace: 'selfheal-system',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    name: 'selfheal',
+    file: join(tierStateDir('integration'), 'selfheal-sa.kubeconfig'),
   });
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.caFile || !token.status?.token)
-    throw new Error('no cluster CA or no token for the selfheal ServiceAccount');
-  saKubeconfig = join(tierStateDir('integration'), 'selfheal-sa.kubeconfig');
-  writeFileSync(
-    saKubeconfig,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        { name: 'local', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
-      ],
-      users: [{ name: 'selfheal', user: { token: token.status.token } }],
-      contexts: [{ name: 'selfheal', context: { cluster: 'local', user: 'selfheal' } }],
-      'current-context': 'selfheal',
-    }),
-    { mode: 0o600 },
-  );
   namespace = await createTestNamespace(kc, 'rbac');
   const statusPagePort = await freePort();
   statusPageUrl = `http://127.0.0.1:${statusPagePort}`;

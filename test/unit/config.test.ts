@@ -50,6 +50,11 @@ describe('parseConfig: defaults', () => {
     const config = parse([], { POD_NAME: 'selfheal-7c9d-x2' });
     const expected: OperatorConfig = {
       webhook: { address: { host: '0.0.0.0', port: 8080 }, token: undefined, maxBodyBytes: 1024 * 1024 },
+      escalation: {
+        pagerDutyUrl: 'https://events.pagerduty.com',
+        notificationTimeoutMs: 10 * SECOND,
+        linkTemplates: [],
+      },
       prometheus: { alertsIntervalMs: 0 },
       namespace: 'selfheal-system',
       identity: 'selfheal-7c9d-x2',
@@ -303,6 +308,43 @@ describe('parseConfig: flags over environment over defaults', () => {
       expected: 10 * SECOND,
     },
     {
+      name: '--pagerduty-url pointed at a local stand-in, trailing / removed',
+      argv: ['--pagerduty-url=http://127.0.0.1:9999/'],
+      pick: (c) => c.escalation.pagerDutyUrl,
+      expected: 'http://127.0.0.1:9999',
+    },
+    {
+      name: 'SELFHEAL_NOTIFICATION_TIMEOUT=3s',
+      argv: [],
+      env: { SELFHEAL_NOTIFICATION_TIMEOUT: '3s' },
+      pick: (c) => c.escalation.notificationTimeoutMs,
+      expected: 3 * SECOND,
+    },
+    {
+      name: '--link-templates with Grafana and Kibana (commas and quotes in the URL)',
+      argv: [
+        "--link-templates=Grafana=https://grafana.example.com/d/k8s?var-namespace={namespace}&var-workload={target}  Kibana=https://kibana.example.com/app/discover#/?_a=(query:(query:'kubernetes.namespace:{namespace}'),columns:!(message,level))",
+      ],
+      pick: (c) => c.escalation.linkTemplates,
+      expected: [
+        {
+          text: 'Grafana',
+          url: 'https://grafana.example.com/d/k8s?var-namespace={namespace}&var-workload={target}',
+        },
+        {
+          text: 'Kibana',
+          url: "https://kibana.example.com/app/discover#/?_a=(query:(query:'kubernetes.namespace:{namespace}'),columns:!(message,level))",
+        },
+      ],
+    },
+    {
+      name: 'an empty SELFHEAL_LINK_TEMPLATES means none',
+      argv: [],
+      env: { SELFHEAL_LINK_TEMPLATES: '' },
+      pick: (c) => c.escalation.linkTemplates,
+      expected: [],
+    },
+    {
       name: 'SELFHEAL_IDENTITY over POD_NAME',
       argv: [],
       env: { SELFHEAL_IDENTITY: 'replica-b', POD_NAME: 'selfheal-0' },
@@ -433,6 +475,33 @@ describe('parseConfig: invalid values stop the start with a ConfigError naming t
       message: /--post-mortem-severities: "p1"/,
     },
     { name: 'a log level that does not exist', argv: ['--log-level=loud'], message: /--log-level/ },
+    {
+      name: 'a PagerDuty URL without a scheme',
+      argv: ['--pagerduty-url=events.pagerduty.com'],
+      message: /^invalid --pagerduty-url: "events.pagerduty.com" is not an http\(s\) URL$/,
+    },
+    {
+      name: 'a zero notification timeout',
+      argv: ['--notification-timeout=0s'],
+      message: /^invalid --notification-timeout: must be longer than 0s$/,
+    },
+    {
+      name: 'a link template with an unknown placeholder',
+      argv: ['--link-templates=Jaeger=https://jaeger.example.com/search?service={service}'],
+      message: /^invalid --link-templates: Jaeger: unknown placeholder \{service\}; use \{namespace\}, /,
+    },
+    {
+      name: 'a link template without a text, from the environment',
+      argv: [],
+      env: { SELFHEAL_LINK_TEMPLATES: 'https://grafana.example.com/d/x' },
+      message:
+        /^invalid SELFHEAL_LINK_TEMPLATES \(--link-templates\): "https:\/\/grafana.example.com\/d\/x" is not Text=URL/,
+    },
+    {
+      name: 'a link template that is not http(s)',
+      argv: ['--link-templates=Logs=file:///var/log'],
+      message: /^invalid --link-templates: Logs: "file:\/\/\/var\/log" is not an http\(s\) URL with a host$/,
+    },
     {
       name: 'retry-qps 0',
       argv: ['--retry-qps=0'],

@@ -1,0 +1,60 @@
+// The contract between whoever decides to notify (the reconciler and its delivery ledger) and the
+// receivers: what is sent (a Notice), and what came of it (a classified DeliveryResult).
+import type { IncidentUpdate, NotificationEvent } from '../api/incident.ts';
+import type { ReceiverType } from '../api/remediation.ts';
+import type { IncidentSummary } from './summary.ts';
+
+export type { NotificationEvent };
+
+export interface Notice {
+  /**
+   * trigger: a level was reached (or the early heads-up); acknowledge; update: an update is due
+   * (no `update`) or a person posted one (`update`); resolve.
+   */
+  event: NotificationEvent;
+  summary: IncidentSummary;
+  /** Why this goes out now, one line: "escalation level 2: not acknowledged by 09:15Z". */
+  reason?: string;
+  /** The escalation level this notice belongs to. */
+  level?: number;
+  /** The person's update an `update` event carries; absent: the reminder that one is due. */
+  update?: IncidentUpdate;
+  /** The ledger entry's id: webhooks receive it, so they can drop a redelivery. */
+  deliveryId?: string;
+}
+
+/**
+ * What came of one delivery try. Adapters never throw for an answer or a network failure; they
+ * classify it, so the ledger knows what to do next.
+ * - delivered: the receiver accepted it.
+ * - retry: it may work later (429, 408, 5xx, network errors, timeouts); `retryAfterMs` is the
+ *   receiver's own minimum delay (Retry-After), when it gave one.
+ * - failed: retrying cannot help (400, 401, 403, 404, 410, a missing Secret or key, a malformed
+ *   credential); people must fix something.
+ * - skipped: this receiver type has no such event (PagerDuty has no update); nothing was sent.
+ * Every `message` is one line that names the receiver and never contains a credential.
+ */
+export type DeliveryResult =
+  | { outcome: 'delivered'; receiver: string; message: string; status?: number }
+  | { outcome: 'retry'; receiver: string; message: string; status?: number; retryAfterMs?: number }
+  | { outcome: 'failed'; receiver: string; message: string; status?: number }
+  | { outcome: 'skipped'; receiver: string; message: string };
+
+export type DeliveryOutcome = DeliveryResult['outcome'];
+
+/** The credentials each receiver type reads from its Secret (see secrets.ts). */
+export type ReceiverCredentials =
+  | { type: 'pagerduty'; routingKey: string }
+  | { type: 'slack'; webhookUrl: string }
+  | { type: 'webhook'; url: string; signingSecret?: string };
+export type CredentialsOf<T extends ReceiverType> = Extract<ReceiverCredentials, { type: T }>;
+
+/** One receiver type: turns a Notice into its peer's request and classifies the answer. */
+export interface ReceiverAdapter<T extends ReceiverType = ReceiverType> {
+  readonly type: T;
+  /** Whether this type has the event at all (PagerDuty has no update event). */
+  handles(event: NotificationEvent): boolean;
+  send(notice: Notice, receiver: string, credentials: CredentialsOf<T>): Promise<DeliveryResult>;
+}
+
+export type ReceiverAdapters = { [T in ReceiverType]: ReceiverAdapter<T> };
