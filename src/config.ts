@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
+import { Value } from 'typebox/value';
 import { SEVERITIES, type Severity } from './api/group.ts';
+import { Escalation as EscalationSchema, type Escalation } from './api/remediation.ts';
 import { parseDuration } from './api/durations.ts';
 import { parseLinkTemplates, type LinkTemplate } from './escalation/links.ts';
 import { DEFAULT_PAGERDUTY_URL } from './escalation/receivers/pagerduty.ts';
@@ -179,6 +181,29 @@ export const SETTINGS = [
     kind: 'severities',
     default: 'P1',
     help: 'severities that need a post-mortem even when automation fixed them',
+  },
+  {
+    flag: 'escalation-file',
+    kind: 'file',
+    help: 'YAML of default escalation levels per severity (P1..P4: {levels: [{after, receivers}]}), for incidents whose spec and policy name none',
+  },
+  {
+    flag: 'heads-up-severities',
+    kind: 'severities',
+    default: 'P1,P2',
+    help: 'severities whose first escalation level is paged as soon as automation starts (the playbook pages P1/P2 responders quickly), not only when it fails',
+  },
+  {
+    flag: 'status-page-update-within',
+    kind: 'duration',
+    default: '15m',
+    help: 'the playbook asks for a public status page update this soon after opening (StatusPageUpdateDue)',
+  },
+  {
+    flag: 'status-page-update-severities',
+    kind: 'severities',
+    default: 'P1,P2',
+    help: 'severities the status page rule applies to',
   },
   {
     flag: 'poll-interval',
@@ -378,6 +403,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       fail('playbook-file', `${playbookFile}: ${(error as Error).message}`);
     }
   }
+  const escalationFile = str('escalation-file');
+  let escalationDefaults: Partial<Record<Severity, Escalation>> = {};
+  if (escalationFile) {
+    try {
+      escalationDefaults = parseEscalationDefaults(readFileSync(escalationFile, 'utf8'));
+    } catch (error) {
+      fail('escalation-file', `${escalationFile}: ${(error as Error).message}`);
+    }
+  }
   const kubeconfig = str('kubeconfig');
   const insecure = bool('webhook-insecure');
   const tokenFile = str('webhook-token-file');
@@ -467,6 +501,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       paused: bool('paused'),
       recurrenceWindowMs: duration('recurrence-window'),
       postMortemSeverities: severities('post-mortem-severities'),
+      escalationDefaults,
+      headsUpSeverities: severities('heads-up-severities'),
+      statusPageUpdate: {
+        severities: severities('status-page-update-severities'),
+        withinMs: duration('status-page-update-within', { positive: true }),
+      },
       pollIntervalMs: duration('poll-interval', { positive: true }),
     },
   };
@@ -478,6 +518,22 @@ const PLAYBOOK_FIELDS = {
   updateEvery: 'updateEveryMs',
   postMortemDue: 'postMortemDueMs',
 } as const;
+
+/** Default escalation levels per severity in YAML, each checked against the CRDs' own schema. */
+export function parseEscalationDefaults(text: string): Partial<Record<Severity, Escalation>> {
+  const doc: unknown = parseYaml(text);
+  if (typeof doc !== 'object' || doc === null) throw new Error('must be a map of severities (P1..P4)');
+  const defaults: Partial<Record<Severity, Escalation>> = {};
+  for (const [severity, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!(SEVERITIES as readonly string[]).includes(severity))
+      throw new Error(`"${severity}" is not one of ${SEVERITIES.join(', ')}`);
+    const problem = Value.Errors(EscalationSchema, value)[0];
+    if (problem)
+      throw new Error(`${severity}${problem.instancePath.replaceAll('/', '.')}: ${problem.message}`);
+    defaults[severity as Severity] = value as Escalation;
+  }
+  return defaults;
+}
 
 /** A severity table in YAML; what it leaves out keeps the playbook's defaults. */
 export function parsePlaybook(text: string): Playbook {

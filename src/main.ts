@@ -22,7 +22,12 @@ import type { Incident } from './api/incident.ts';
 import type { RemediationPolicy } from './api/policy.ts';
 import type { StatusComponent } from './api/statuscomponent.ts';
 import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
+import { Notifier } from './escalation/notifier.ts';
+import { KubeSecretReader } from './escalation/secrets.ts';
 import { IncidentCache } from './incidents/cache.ts';
+import { KubeContextReader } from './incidents/context.ts';
+import { NotificationDispatcher } from './incidents/notify.ts';
+import { KubeDraftWriter } from './incidents/postmortem.ts';
 import { PauseSwitch, PAUSE_CONFIGMAP } from './incidents/pause.ts';
 import { IncidentReconciler, incidentReader, type FaultPoint } from './incidents/reconciler.ts';
 import { PolicyReconciler } from './policies/reconciler.ts';
@@ -212,6 +217,24 @@ async function main(): Promise<void> {
     logger,
   });
   const leaderStatus = new KubeStatusWriter(leaderClients, 'selfheal');
+  const leaderCore = leaderClients.makeApiClient(CoreV1Api);
+  const dispatcher = new NotificationDispatcher({
+    notifier: Notifier.create({
+      secrets: new KubeSecretReader(leaderCore),
+      pagerDutyUrl: config.escalation.pagerDutyUrl,
+      // Like every request of the leader: none still in flight when another replica takes over.
+      timeoutMs: Math.min(config.escalation.notificationTimeoutMs, config.requestTimeoutMs),
+      clock,
+      logger,
+    }),
+    settings: config.incidents,
+    linkTemplates: config.escalation.linkTemplates,
+    mayWrite: () => elector?.isLeader() ?? true,
+    concurrency: 8,
+    clock,
+    metrics,
+    settled: (key) => incidentController.enqueue(key),
+  });
   const incidentController = new Controller({
     name: 'incidents',
     reconciler: new IncidentReconciler({
@@ -231,6 +254,9 @@ async function main(): Promise<void> {
       status: leaderStatus,
       events,
       readIncident: incidentReader(leaderClients),
+      dispatcher,
+      context: new KubeContextReader(leaderClients.makeApiClient(AppsV1Api), leaderCore),
+      drafts: new KubeDraftWriter(leaderCore),
       actions: ACTIONS,
       clock,
       logger,
@@ -306,6 +332,11 @@ async function main(): Promise<void> {
     logger.warn({ pause: pause.current() ?? 'off' }, 'pause switch changed');
     for (const incident of incidents.list()) enqueueIncident(incident);
   });
+  metrics.postMortemSource = () =>
+    incidents
+      .list()
+      .filter((i) => i.status?.conditions?.some((c) => c.type === 'PostMortemOverdue' && c.status === 'True'))
+      .length;
   metrics.incidentSource = () =>
     incidents.list().map((i) => ({ severity: i.spec.severity, phase: i.status?.phase ?? 'New' }));
 

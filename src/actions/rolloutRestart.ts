@@ -48,7 +48,14 @@ export const rolloutRestart: RemediationAction = {
     return { spec: { template: { metadata: { annotations } } } };
   },
 
-  carries(workload, { marker }) {
-    return templateAnnotations(workload)[ATTEMPT_ANNOTATION] === marker;
+  // The marker, and restartedAt not moved by anyone since: a later `kubectl rollout restart` keeps
+  // the marker but sets its own restartedAt, and that rollout is not this attempt's.
+  carries(workload, { marker, startedAt }) {
+    const annotations = templateAnnotations(workload);
+    const restartedAt = annotations[RESTARTED_AT_ANNOTATION];
+    return (
+      annotations[ATTEMPT_ANNOTATION] === marker &&
+      (restartedAt === undefined || restartedAt === startedAt.toISOString())
+    );
   },
 };

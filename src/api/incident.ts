@@ -220,6 +220,9 @@ export const CONDITION_TYPES = [
   'ResolutionSLABreached',
   'Resolved',
   'Held',
+  'NotificationFailed',
+  'StatusPageUpdateDue',
+  'PostMortemOverdue',
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -368,7 +371,16 @@ export const IncidentStatus = Type.Object({
     }),
   ),
   postMortem: Type.Optional(
-    Type.Object({ required: Type.Boolean(), dueAt: Type.Optional(timestamp('Due then.')) }),
+    Type.Object({
+      required: Type.Boolean(),
+      dueAt: Type.Optional(timestamp('Due then.')),
+      draft: Type.Optional(
+        Type.String({
+          maxLength: 253,
+          description: 'The ConfigMap (owned by the incident) holding a Markdown draft to start from.',
+        }),
+      ),
+    }),
   ),
   recurrences: Type.Optional(
     Type.Integer({ minimum: 0, description: 'How often the signal came back after an automated fix.' }),

@@ -58,3 +58,13 @@ export interface ReceiverAdapter<T extends ReceiverType = ReceiverType> {
 }
 
 export type ReceiverAdapters = { [T in ReceiverType]: ReceiverAdapter<T> };
+
+/**
+ * The events each receiver type gets: PagerDuty has no update event (an alert there is triggered,
+ * acknowledged and resolved); chat and webhooks get every event. The ledger records only these.
+ */
+export const RECEIVER_EVENTS: Record<ReceiverType, readonly NotificationEvent[]> = {
+  pagerduty: ['trigger', 'acknowledge', 'resolve'],
+  slack: ['trigger', 'acknowledge', 'update', 'resolve'],
+  webhook: ['trigger', 'acknowledge', 'update', 'resolve'],
+};

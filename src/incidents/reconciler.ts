@@ -21,7 +21,7 @@ import { splitKey } from '../runtime/informer.ts';
 import type { ApiClientFactory } from '../runtime/kube.ts';
 import { mergePatch } from '../runtime/mergepatch.ts';
 import type { StatusWriter } from '../runtime/status.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import {
   decide,
@@ -30,7 +30,10 @@ import {
   type Observations,
   type Plan,
 } from './decide/index.ts';
+import type { ContextReader } from './context.ts';
+import type { NotificationDispatcher } from './notify.ts';
 import { observe, observeClaim, type ObserveDeps } from './observe.ts';
+import type { DraftWriter } from './postmortem.ts';
 
 export type FaultPoint = 'after-intent' | 'after-effect';
 
@@ -45,6 +48,12 @@ export interface IncidentReconcilerDeps extends ObserveDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Sends the delivery ledger's due entries; undefined: notifications are recorded, never sent. */
+  dispatcher?: NotificationDispatcher;
+  /** Gathers what on-call checks first, once, when an incident opens. */
+  context?: ContextReader;
+  /** Writes the post-mortem draft ConfigMap. */
+  drafts?: DraftWriter;
   /** Test hook for crash-safety tests: called at named points; may end the process. */
   faultPoint?: (point: FaultPoint) => void;
 }
@@ -65,7 +74,7 @@ export class IncidentReconciler implements Reconciler {
     if (!cached) return {};
     const log = deps.logger.child({ incident: name, namespace });
     let incident = cached;
-    let observations = await observe(incident, deps.clock.now(), deps);
+    let observations = await this.observe(incident);
     let plan = decide(incident, observations, deps.settings, deps.actions);
 
     if (plan.effect) {
@@ -81,7 +90,7 @@ export class IncidentReconciler implements Reconciler {
         const live = await deps.readIncident(namespace, name);
         if (live.metadata.resourceVersion !== incident.metadata.resourceVersion) {
           incident = live;
-          observations = await observe(incident, deps.clock.now(), deps);
+          observations = await this.observe(incident);
           plan = decide(incident, observations, deps.settings, deps.actions);
         }
       }
@@ -95,8 +104,34 @@ export class IncidentReconciler implements Reconciler {
       }
     }
 
-    if (mergeWouldChange(incident.status, plan.status)) await this.write(incident, plan, log);
+    if (plan.postMortemDraft && deps.drafts) {
+      const draft = await deps.drafts.create({ ...incident, status: plan.status });
+      observations = { ...observations, postMortemDraft: draft };
+      plan = decide(incident, observations, deps.settings, deps.actions);
+    }
+
+    if (mergeWouldChange(incident.status, plan.status)) incident = await this.write(incident, plan, log);
+    // Deliveries only of what the API server holds: every entry sent was recorded first.
+    deps.dispatcher?.recorded(incident);
+    deps.dispatcher?.dispatch(incident, observations.policy);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  }
+
+  /** What the decision reads: the caches, and what this replica keeps for the next status write. */
+  private async observe(incident: Incident): Promise<Observations> {
+    const { deps } = this;
+    const observations = await observe(incident, deps.clock.now(), deps);
+    const deliveries = deps.dispatcher?.deliveries(incident);
+    let context: string[] | undefined;
+    if (deps.context && !incident.status?.context && incident.spec.target)
+      context = await deps.context
+        .gather(incident, observations.target?.workload)
+        .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`.slice(0, 256)]);
+    return {
+      ...observations,
+      ...(deliveries?.size ? { deliveries } : {}),
+      ...(context ? { context } : {}),
+    };
   }
 
   /** The effect, conditioned on the checked version; a conflict yields the workload as it is now. */

@@ -70,7 +70,7 @@ export class KubeEventRecorder implements EventRecorder {
     const namespace = regarding.metadata?.namespace ?? 'default';
     const subject = regarding.metadata?.uid ?? `${namespace}/${regarding.metadata?.name ?? ''}`;
     const now = this.clock.now().getTime();
-    if (this.budget(subject).reserve() > 0) {
+    if (!this.budget(subject).tryTake()) {
       this.logger.debug({ namespace, reason, subject }, 'event dropped: too many for one object');
       return;
     }

@@ -23,13 +23,25 @@ export class TokenBucket {
     this.last = clock.now().getTime();
   }
 
-  /** Takes a token; resolves to how long (ms) the caller must wait until it is really there. */
-  reserve(): number {
+  private refill(): void {
     const now = this.clock.now().getTime();
     // A clock that stepped back counts as no time passed, as in golang.org/x/time/rate.
     const elapsed = Math.max(0, now - this.last);
     this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.qps) / 1000);
     this.last = now;
+  }
+
+  /** Takes a token if one is there now; a refusal costs nothing (client-go's spam filter). */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Takes a token; resolves to how long (ms) the caller must wait until it is really there. */
+  reserve(): number {
+    this.refill();
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.qps;
   }

@@ -45,6 +45,22 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly notifications = new Counter({
+    name: 'selfheal_notifications_total',
+    help: 'Notification delivery tries, by receiver type, event (trigger, acknowledge, update, resolve) and result (delivered, retry, failed, skipped).',
+    labelNames: ['receiver_type', 'event', 'result'] as const,
+    registers: [this.registry],
+  });
+  /** Counted from the cache at each scrape; main.ts sets the source. */
+  postMortemSource: () => number = () => 0;
+  readonly postMortemsOverdue = new Gauge({
+    name: 'selfheal_postmortems_overdue',
+    help: 'Resolved incidents whose required post-mortem is past its due time and not recorded.',
+    registers: [this.registry],
+    collect: () => {
+      this.postMortemsOverdue.set(this.postMortemSource());
+    },
+  });
   readonly slaBreaches = new Counter({
     name: 'selfheal_sla_breaches_total',
     help: 'Response and resolution targets missed, by severity.',

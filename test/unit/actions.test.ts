@@ -29,6 +29,14 @@ const intent = (o: Partial<AttemptIntent> = {}): AttemptIntent => ({
   ...o,
 });
 
+/** The workload with this restartedAt on its pod template, next to what it carries already. */
+function withRestartedAt(workload: Workload, restartedAt: string): Workload {
+  const copy = structuredClone(workload);
+  const metadata = copy.object.spec?.template.metadata;
+  if (metadata) metadata.annotations = { ...metadata.annotations, [RESTARTED_AT_ANNOTATION]: restartedAt };
+  return copy;
+}
+
 describe('rolloutRestart', () => {
   it('writes restartedAt = the attempt start and the marker on the pod template, the same every time', () => {
     const expected = {
@@ -48,6 +56,16 @@ describe('rolloutRestart', () => {
     ['no marker', deployment(), false],
     ['its marker only on the Deployment', deployment({ objectMarker: MARKER }), false],
     ["another attempt's marker", deployment({ templateMarker: `${UID}/attempt-2` }), false],
+    [
+      'its marker and its restartedAt',
+      withRestartedAt(deployment({ templateMarker: MARKER }), intent().startedAt.toISOString()),
+      true,
+    ],
+    [
+      'its marker, but restartedAt moved since (kubectl rollout restart)',
+      withRestartedAt(deployment({ templateMarker: MARKER }), at(9 * MINUTE).toISOString()),
+      false,
+    ],
   ])('carries the effect with %s: %s', (_, workload, carries) => {
     expect(rolloutRestart.carries(workload, intent())).toBe(carries);
   });

@@ -1766,12 +1766,21 @@ describe('decide: Resolved → Closed', () => {
 
       expect(phaseOf(plan)).toBe(phase);
       expect(plan.status.postMortem).toEqual(postMortem);
-      expect(plan.requeueAfterMs).toBe(requeue);
+      // A required post-mortem not yet recorded wakes the incident when it falls due (overdue).
+      const overdueIn =
+        postMortem.required && !completed && postMortem.dueAt
+          ? new Date(postMortem.dueAt).getTime() - at(R + after).getTime()
+          : undefined;
+      expect(plan.requeueAfterMs).toBe(requeue ?? overdueIn);
+      expect(plan.postMortemDraft).toBe(postMortem.required ? true : undefined);
       expect(eventsOf(plan)).toEqual(events);
       expect(plan.effect).toBeUndefined();
     },
   );
 });
+
+/** The SLA tables look at the playbook's clocks alone; the status page rule has its own table. */
+const WITHOUT_STATUS_PAGE_RULE = settings({ statusPageUpdate: { severities: [], withinMs: 15 * MINUTE } });
 
 describe('decide: SLA clocks', () => {
   const ack = { acknowledgedBy: 'alice@example.com' };
@@ -1877,11 +1886,14 @@ describe('decide: SLA clocks', () => {
       steps: [{ at: 10 * MINUTE, spec: { resolution: { resolvedBy: 'bob' } } }, { at: 5 * HOUR }],
       conditions: { ...DISABLED, Resolved: 'True/ResolvedByPerson' },
       events: [],
+      // Escalated, so a post-mortem is due 48 h after the resolution: the only clock left.
+      requeue: 10 * MINUTE + 48 * HOUR - 5 * HOUR,
     },
   ])('P1: $name', ({ steps, conditions, events, nextUpdate, requeue }) => {
     const { plan } = chain(
       escalated(),
       steps.map((step) => ({ obs: observations(at(step.at)), ...(step.spec ? { spec: step.spec } : {}) })),
+      WITHOUT_STATUS_PAGE_RULE,
     );
 
     expect(conditionsOf(plan.status)).toEqual(conditions);
@@ -1899,7 +1911,7 @@ describe('decide: SLA clocks', () => {
     { severity: 'P3', now: HOUR, requeue: HOUR, nextUpdate: 4 * HOUR },
     { severity: 'P4', now: 4 * HOUR, requeue: 4 * HOUR, nextUpdate: 24 * HOUR },
   ])('$severity: wakes at the nearest deadline', ({ severity, now, requeue, nextUpdate }) => {
-    const plan = run(escalated({ severity }), observations(at(now)));
+    const plan = run(escalated({ severity }), observations(at(now)), WITHOUT_STATUS_PAGE_RULE);
     expect(eventsOf(plan)).toEqual([]);
     expect(plan.requeueAfterMs).toBe(requeue);
     expect(plan.status.sla?.nextUpdateDueAt).toBe(iso(nextUpdate));

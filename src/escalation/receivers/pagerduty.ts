@@ -3,12 +3,13 @@
 // and acknowledge and resolve find it. PagerDuty has no "update" event: updates go to chat receivers.
 import type { Severity } from '../../api/group.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import type {
-  CredentialsOf,
-  DeliveryResult,
-  Notice,
-  NotificationEvent,
-  ReceiverAdapter,
+import {
+  RECEIVER_EVENTS,
+  type CredentialsOf,
+  type DeliveryResult,
+  type Notice,
+  type NotificationEvent,
+  type ReceiverAdapter,
 } from '../delivery.ts';
 import { HttpReceiver, oneLine, originOf, type HttpAnswer, type HttpPoster } from '../http.ts';
 import { attemptLine, deadlineText, targetText, truncate, type IncidentSummary } from '../summary.ts';
@@ -123,7 +124,7 @@ export class PagerDutyReceiver extends HttpReceiver implements ReceiverAdapter<'
   }
 
   handles(event: NotificationEvent): boolean {
-    return event !== 'update';
+    return RECEIVER_EVENTS.pagerduty.includes(event);
   }
 
   async send(

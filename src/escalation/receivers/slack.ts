@@ -1,7 +1,14 @@
 // Slack incoming webhooks: POST a Block Kit message to the webhook URL (itself the credential).
 // Each event is a message of its own in the channel: the page, then acknowledgement, updates and the
 // resolution, each saying what a person needs to act on it; `text` is the notification fallback.
-import type { CredentialsOf, DeliveryResult, Notice, ReceiverAdapter } from '../delivery.ts';
+import {
+  RECEIVER_EVENTS,
+  type CredentialsOf,
+  type DeliveryResult,
+  type Notice,
+  type NotificationEvent,
+  type ReceiverAdapter,
+} from '../delivery.ts';
 import { HttpReceiver, originOf, urlSecrets } from '../http.ts';
 import { attemptLine, deadlineText, targetText, truncate, type IncidentSummary } from '../summary.ts';
 
@@ -167,8 +174,8 @@ export function slackMessage(notice: Notice): SlackMessage {
 export class SlackReceiver extends HttpReceiver implements ReceiverAdapter<'slack'> {
   readonly type = 'slack';
 
-  handles(): boolean {
-    return true;
+  handles(event: NotificationEvent): boolean {
+    return RECEIVER_EVENTS.slack.includes(event);
   }
 
   send(notice: Notice, receiver: string, { webhookUrl }: CredentialsOf<'slack'>): Promise<DeliveryResult> {

@@ -3,7 +3,13 @@
 // receiver can check that selfheal sent it and reject replays of old requests.
 import { createHmac } from 'node:crypto';
 import type { IncidentUpdate, NotificationEvent } from '../../api/incident.ts';
-import type { CredentialsOf, DeliveryResult, Notice, ReceiverAdapter } from '../delivery.ts';
+import {
+  RECEIVER_EVENTS,
+  type CredentialsOf,
+  type DeliveryResult,
+  type Notice,
+  type ReceiverAdapter,
+} from '../delivery.ts';
 import { HttpReceiver, originOf, urlSecrets } from '../http.ts';
 import type { IncidentSummary } from '../summary.ts';
 
@@ -66,8 +72,8 @@ export function webhookRequest(
 export class WebhookReceiver extends HttpReceiver implements ReceiverAdapter<'webhook'> {
   readonly type = 'webhook';
 
-  handles(): boolean {
-    return true;
+  handles(event: NotificationEvent): boolean {
+    return RECEIVER_EVENTS.webhook.includes(event);
   }
 
   send(

@@ -226,6 +226,14 @@ export function followAttempt(d: Decision): void {
         return;
       }
       if (d.now.getTime() >= deadline) {
+        // Held by the pause until its deadline (the hold may have ended in this very pass): it never
+        // acted, so it counts against no guard.
+        const held = d.incident.status?.conditions?.some((c) => c.type === 'Held' && c.status === 'True');
+        if (held || d.conditionIs('Held')) {
+          d.finishAttempt(index, 'Refused', 'not applied: held by the pause until its deadline');
+          retryOrEscalate(d, 'continue');
+          return;
+        }
         d.finishAttempt(index, 'Failed', `not applied within ${(deadline - startedAt) / 1000}s`);
         d.condition('Remediated', 'False', 'AttemptFailed', `${attempt.id} timed out before it could act`);
         retryOrEscalate(d, 'continue');

@@ -17,6 +17,7 @@ export class Decision {
   readonly status: IncidentStatus;
   readonly events: PlannedEvent[] = [];
   effect: ApplyEffect | undefined;
+  postMortemDraft = false;
   readonly incident: Incident;
   readonly obs: Observations;
   readonly now: Date;
@@ -146,6 +147,7 @@ export class Decision {
       status: this.status,
       events: this.events,
       ...(this.effect ? { effect: this.effect } : {}),
+      ...(this.postMortemDraft ? { postMortemDraft: true } : {}),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };
   }

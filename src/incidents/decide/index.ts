@@ -9,12 +9,16 @@ import type { IncidentSettings } from '../settings.ts';
 import { followAttempt, followIncident, startOrRefuse, verifyFix } from './attempts.ts';
 import { Decision } from './decision.ts';
 import { closeWhenDone, humanFields, open, resume } from './lifecycle.ts';
+import { escalation } from './escalation.ts';
+import { checklist, context, postMortemDue, statusPageRule } from './people.ts';
 import { signal } from './signal.ts';
 import { deadlines, slaClocks } from './sla.ts';
 import type { ActionRegistry, Observations, Plan, Remediation } from './types.ts';
 
 export { attemptMarker, intentOf } from './attempts.ts';
 export { HARM_LIMITS } from './limits.ts';
+export { dueDeliveries, levelsOf, levelOfEntry, receiverNamed, DELIVERY_RETRY } from './escalation.ts';
+export type { DeliveryObservation, LedgerEntry } from './escalation.ts';
 export type * from './types.ts';
 
 export function remediationOf(
@@ -68,5 +72,10 @@ export function decide(
   }
   closeWhenDone(d);
   slaClocks(d);
+  escalation(d);
+  statusPageRule(d);
+  postMortemDue(d);
+  context(d);
+  checklist(d);
   return d.plan();
 }

@@ -54,6 +54,7 @@ export function closeWhenDone(d: Decision): void {
         dueAt: new Date(
           resolvedAt.getTime() + d.settings.playbook[d.incident.spec.severity].postMortemDueMs,
         ).toISOString(),
+        ...(s.postMortem?.draft ? { draft: s.postMortem.draft } : {}),
       }
     : { required };
   if (required && !d.incident.spec.postMortem?.completed) return;

@@ -3,6 +3,7 @@
 import type { Phase } from '../../api/incident.ts';
 import { nextUpdateAfter, slaDeadlines } from '../playbook.ts';
 import type { Decision } from './decision.ts';
+import { remindUpdateDue } from './escalation.ts';
 
 const ACTIVE_PHASES: readonly Phase[] = ['Open', 'Remediating', 'Verifying', 'Escalated', 'Acknowledged'];
 
@@ -42,14 +43,14 @@ export function slaClocks(d: Decision): void {
   if (!d.conditionIs('Acknowledged'))
     breachWhenDue('ResponseSLABreached', sla.responseDueAt, 'NotAcknowledgedInTime', 'not acknowledged');
   breachWhenDue('ResolutionSLABreached', sla.resolutionDueAt, 'NotResolvedInTime', 'not resolved');
-  if (sla.nextUpdateDueAt && d.now >= new Date(sla.nextUpdateDueAt))
+  if (sla.nextUpdateDueAt && d.now >= new Date(sla.nextUpdateDueAt)) {
     d.record('UpdateDue', `${severity} update cadence: a status update to stakeholders is due`);
-  if (!sla.nextUpdateDueAt || d.now >= new Date(sla.nextUpdateDueAt))
-    sla.nextUpdateDueAt = nextUpdateAfter(
-      d.settings.playbook,
-      severity,
-      new Date(s.openedAt ?? d.now),
-      d.now,
-    );
+    remindUpdateDue(d, sla.nextUpdateDueAt);
+  }
+  // The cadence runs from the opening, or from the last update a person posted: that resets it.
+  const openedAt = s.openedAt ?? d.now.toISOString();
+  const lastUpdate = d.incident.spec.updates?.at(-1)?.time;
+  const from = lastUpdate && new Date(lastUpdate) > new Date(openedAt) ? lastUpdate : openedAt;
+  sla.nextUpdateDueAt = nextUpdateAfter(d.settings.playbook, severity, new Date(from), d.now);
   d.wakeAt(sla.nextUpdateDueAt);
 }

@@ -6,6 +6,7 @@ import type { Action, Verification } from '../../api/remediation.ts';
 import type { AttemptIntent, RemediationAction } from '../../actions/action.ts';
 import type { Claim } from '../../actions/claim.ts';
 import type { TargetRef, Workload } from '../../actions/workload.ts';
+import type { DeliveryObservation } from './escalation.ts';
 
 export interface TargetObservation {
   ref: TargetRef;
@@ -51,6 +52,12 @@ export interface Observations {
   incidentsInStormWindow: number;
   /** The verification's PromQL check, when one is configured and the incident is Verifying. */
   promQL?: PromQLObservation;
+  /** Delivery results of ledger entries since the last status write, by entry id. */
+  deliveries?: ReadonlyMap<string, DeliveryObservation>;
+  /** What on-call checks first, gathered when the incident opens (status.context). */
+  context?: string[];
+  /** The post-mortem draft ConfigMap, once created. */
+  postMortemDraft?: string;
 }
 
 /** The one side effect a plan may carry: an attempt whose intent the stored status records. */
@@ -73,6 +80,8 @@ export interface PlannedEvent {
 export interface Plan {
   status: IncidentStatus;
   effect?: ApplyEffect;
+  /** Create the post-mortem draft ConfigMap (once; the next decision records it). */
+  postMortemDraft?: boolean;
   events: PlannedEvent[];
   /** Look again after this long (a deadline, a running check); undefined: only on change. */
   requeueAfterMs?: number;
