@@ -16,7 +16,13 @@ import { IncidentReconciler, incidentReader } from './incidents/reconciler.ts';
 import { systemClock } from './runtime/clock.ts';
 import { Controller } from './runtime/controller.ts';
 import { KubeEventRecorder } from './runtime/events.ts';
-import { keyOf, SupervisedInformer } from './runtime/informer.ts';
+import {
+  keyOf,
+  SupervisedInformer,
+  watchNamespaces,
+  type CachedObject,
+  type SupervisedInformerOptions,
+} from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { KubeStatusWriter } from './runtime/status.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
@@ -33,10 +39,18 @@ function loadKubeConfig(config: OperatorConfig): KubeConfig {
   return kc;
 }
 
-function customObjectLister(kc: KubeConfig, plural: string): () => Promise<{ items: unknown[] }> {
+/** Lists a custom resource in one namespace, or in all of them when `namespace` is undefined. */
+function customObjectLister(
+  kc: KubeConfig,
+  plural: string,
+  namespace: string | undefined,
+): () => Promise<{ items: unknown[] }> {
   const api = kc.makeApiClient(CustomObjectsApi);
+  const request = { group: GROUP, version: VERSION, plural };
   return async () =>
-    (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: unknown[] };
+    (await (namespace === undefined
+      ? api.listClusterCustomObject(request)
+      : api.listNamespacedCustomObject({ ...request, namespace }))) as { items: unknown[] };
 }
 
 /** Crash-safety tests end the process at a named point (SELFHEAL_FAULT=exit-after-intent|exit-after-effect). */
@@ -66,21 +80,28 @@ async function main(): Promise<void> {
   const kc = loadKubeConfig(config);
   const metrics = new Metrics();
   const clock = systemClock;
-  const watchPath = (plural: string) => `/apis/${GROUP}/${VERSION}/${plural}`;
+  // Every namespace, or one informer per --watch-namespaces entry behind the same cache interface.
+  const watch = <T extends CachedObject>(
+    plural: string,
+    handlers: Pick<SupervisedInformerOptions<T>, 'onChange' | 'onResync'>,
+  ) =>
+    watchNamespaces<T>(
+      config.watchNamespaces,
+      (namespace) =>
+        new SupervisedInformer<T>({
+          kc,
+          path: `/apis/${GROUP}/${VERSION}${namespace === undefined ? '' : `/namespaces/${namespace}`}/${plural}`,
+          list: customObjectLister(kc, plural, namespace),
+          logger,
+          ...handlers,
+        }),
+    );
 
-  const incidents = new SupervisedInformer<Incident>({
-    kc,
-    path: watchPath('incidents'),
-    list: customObjectLister(kc, 'incidents'),
-    logger,
+  const incidents = watch<Incident>('incidents', {
     onChange: (key) => controller.enqueue(key),
     onResync: () => controller.enqueueAll(),
   });
-  const policies = new SupervisedInformer<RemediationPolicy>({
-    kc,
-    path: watchPath('remediationpolicies'),
-    list: customObjectLister(kc, 'remediationpolicies'),
-    logger,
+  const policies = watch<RemediationPolicy>('remediationpolicies', {
     // A policy change matters to the incidents that refer to it.
     onChange: (_key, policy) => {
       for (const incident of incidents.list(policy.metadata.namespace)) {
@@ -164,6 +185,7 @@ async function main(): Promise<void> {
       identity,
       health: `${config.healthAddress.host}:${port}`,
       webhook: `${config.webhook.address.host}:${webhookPort}`,
+      watching: config.watchNamespaces.length > 0 ? config.watchNamespaces : 'all namespaces',
     },
     'selfheal starting',
   );

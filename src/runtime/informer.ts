@@ -32,9 +32,9 @@ export function splitKey(key: ObjectKey): { namespace: string; name: string } {
 
 export interface SupervisedInformerOptions<T extends CachedObject> {
   kc: KubeConfig;
-  /** Watch path, e.g. /apis/selfheal.dev/v1alpha1/incidents (all namespaces). */
+  /** Watch path, e.g. /apis/selfheal.dev/v1alpha1/incidents (all namespaces) or .../namespaces/shop/incidents. */
   path: string;
-  /** Lists all objects: the API's list response, whose items the cache then holds as T. */
+  /** Lists the objects of the path: the API's list response, whose items the cache then holds as T. */
   list: () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
   logger: Logger;
   /** Called with the key of every object added, changed or deleted. */
@@ -47,7 +47,7 @@ export interface SupervisedInformerOptions<T extends CachedObject> {
   backoff?: { baseMs: number; maxMs: number };
 }
 
-export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T> {
+export class SupervisedInformer<T extends CachedObject> implements WatchedCache<T> {
   private readonly informer: Informer<T> & ObjectCache<T>;
   private readonly options: SupervisedInformerOptions<T>;
   private synced = false;
@@ -125,4 +125,63 @@ export class SupervisedInformer<T extends CachedObject> implements ObjectCache<T
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.run(), delay);
   }
+}
+
+/** What the rest of the operator reads and runs: a cache with its lifecycle and sync state. */
+export interface WatchedCache<T extends CachedObject> extends ObjectCache<T> {
+  readonly hasSynced: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One cache over one informer per watched namespace (--watch-namespaces), for an operator whose
+ * permissions are Roles in those namespaces only: a list or watch across all namespaces would be
+ * forbidden. In sync when every informer is.
+ */
+export class ScopedCache<T extends CachedObject> implements WatchedCache<T> {
+  private readonly informers: ReadonlyMap<string, WatchedCache<T>>;
+
+  constructor(informers: ReadonlyMap<string, WatchedCache<T>>) {
+    this.informers = informers;
+  }
+
+  get hasSynced(): boolean {
+    return [...this.informers.values()].every((informer) => informer.hasSynced);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    if (namespace !== undefined) return this.informers.get(namespace)?.get(name, namespace);
+    for (const informer of this.informers.values()) {
+      const found = informer.get(name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): ReadonlyArray<T> {
+    if (namespace !== undefined) return this.informers.get(namespace)?.list(namespace) ?? [];
+    return [...this.informers.values()].flatMap((informer) => informer.list());
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((informer) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+  }
+}
+
+/**
+ * The cache of one resource: a single informer over all namespaces when `namespaces` is empty,
+ * else a ScopedCache of one informer per namespace. `informerFor` builds the informer of one
+ * namespace (undefined: all of them).
+ */
+export function watchNamespaces<T extends CachedObject>(
+  namespaces: readonly string[],
+  informerFor: (namespace: string | undefined) => WatchedCache<T>,
+): WatchedCache<T> {
+  if (namespaces.length === 0) return informerFor(undefined);
+  return new ScopedCache(new Map(namespaces.map((namespace) => [namespace, informerFor(namespace)])));
 }
