@@ -409,7 +409,9 @@ describe('parseConfig: --watch-namespaces', () => {
   });
 
   it('accepts an unmatched-namespace among the watched ones', () => {
-    expect(parse(['--watch-namespaces=shop,ops', '--unmatched-namespace=ops']).unmatchedNamespace).toBe('ops');
+    expect(parse(['--watch-namespaces=shop,ops', '--unmatched-namespace=ops']).unmatchedNamespace).toBe(
+      'ops',
+    );
   });
 });
 
