@@ -154,7 +154,7 @@ const KIND_SCHEMA: Record<Setting['kind'], object> = {
 export function configSchema(): object {
   const settings: readonly Setting[] = SETTINGS;
   const properties = Object.fromEntries(
-    settings.map((s) => {
+    settings.map((s): [string, object] => {
       const use = CHART_OWNED_FLAGS[s.flag];
       // Never valid: the message helm prints for the only "allowed" value says what to use.
       if (use !== undefined) return [s.flag, { enum: [`the chart sets --${s.flag}: ${use}`], not: {} }];
