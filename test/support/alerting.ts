@@ -91,3 +91,44 @@ export const firstIncident = (kc: KubeConfig, namespace: string) =>
     timeoutMs: 60_000,
     intervalMs: 250,
   });
+
+export interface WebhookAlert {
+  labels: Record<string, string>;
+  status?: 'firing' | 'resolved';
+  fingerprint: string;
+  startsAt?: string;
+}
+
+export interface WebhookAnswer {
+  status: number;
+  body: { alerts?: { result: string; incident?: string }[]; error?: string };
+}
+
+/** What Alertmanager sends: one version-4 notification with these alerts, to the operator's webhook. */
+export async function postAlerts(
+  webhookUrl: string,
+  alerts: WebhookAlert[],
+  { token }: { token?: string } = {},
+): Promise<WebhookAnswer> {
+  const now = new Date().toISOString();
+  const res = await fetch(webhookUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify({
+      version: '4',
+      status: alerts.some((a) => (a.status ?? 'firing') === 'firing') ? 'firing' : 'resolved',
+      alerts: alerts.map(({ labels, status = 'firing', fingerprint, startsAt = now }) => ({
+        status,
+        labels,
+        annotations: {},
+        startsAt,
+        endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : now,
+        fingerprint,
+      })),
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as WebhookAnswer['body'] };
+}
