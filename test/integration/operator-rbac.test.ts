@@ -2,80 +2,96 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { REPO_ROOT } from '../../hack/localenv/tools.ts';
-import { createPolicy } from '../support/alerting.ts';
+import { CHART_DIR, helmTemplate } from '../../hack/chart.ts';
+import { createPolicy, postAlerts } from '../support/alerting.ts';
+import { helmValueArgs } from '../support/chart.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
+import { serviceAccountKubeconfig } from '../support/release.ts';
 import { tierStateDir } from '../support/tiers.ts';
 
-// Least privilege, proven: the operator runs with exactly the permissions of the ServiceAccount in
-// deploy/manifests/rbac.yaml (a real token, RBAC on) and still does all of its work.
+// Least privilege, proven: the operator runs with exactly the permissions the chart gives its
+// ServiceAccount (the chart's rendered ServiceAccount and RBAC, a real token, RBAC on) and still does
+// all of its work. Once cluster-wide (a ClusterRole), once namespaced (Roles in the watched namespace
+// only, --watch-namespaces).
 const kc = kubeConfigFor('integration');
-const manifests = join(REPO_ROOT, 'deploy', 'manifests');
-let namespace: string;
-let saKubeconfig: string;
-let operator: OperatorProcess;
+const core = kc.makeApiClient(CoreV1Api);
 
-beforeAll(async () => {
-  for (const file of ['namespace.yaml', 'rbac.yaml']) {
-    const applied = await kubectl('integration', ['apply', '-f', join(manifests, file)]);
-    expect(applied.stderr).toBe('');
-  }
-  const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: 'selfheal',
-    namespace: 'selfheal-system',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.caFile || !token.status?.token)
-    throw new Error('no cluster CA or no token for the selfheal ServiceAccount');
-  saKubeconfig = join(tierStateDir('integration'), 'selfheal-sa.kubeconfig');
-  writeFileSync(
-    saKubeconfig,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        { name: 'local', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
+describe.each([
+  { mode: 'cluster-wide', release: 'selfheal', namespaced: false },
+  { mode: 'namespaced', release: 'selfheal-rbac-scoped', namespaced: true },
+])("the operator with only its ServiceAccount's permissions, $mode", ({ release, namespaced }) => {
+  let namespace: string;
+  let other: string;
+  let releaseNamespace: string;
+  let saKubeconfig: string;
+  let operator: OperatorProcess;
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace(kc, 'rbac');
+    other = await createTestNamespace(kc, 'rbac-other');
+    releaseNamespace = await createTestNamespace(kc, 'rbac-operator');
+    const rendered = await helmTemplate([
+      release,
+      CHART_DIR,
+      '--namespace',
+      releaseNamespace,
+      ...helmValueArgs(
+        namespaced ? { watchNamespaces: [namespace], rbac: { aggregateClusterRoles: false } } : {},
+      ),
+      '--show-only',
+      'templates/serviceaccount.yaml',
+      '--show-only',
+      'templates/rbac.yaml',
+    ]);
+    const file = join(tierStateDir('integration'), `${release}-rbac.yaml`);
+    writeFileSync(file, rendered);
+    const applied = await kubectl('integration', ['apply', '-f', file]);
+    expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+    saKubeconfig = await serviceAccountKubeconfig('integration', kc, releaseNamespace, release);
+    operator = await OperatorProcess.start('integration', {
+      name: `least-privilege-${namespaced ? 'namespaced' : 'cluster'}`,
+      args: [
+        `--kubeconfig=${saKubeconfig}`,
+        `--namespace=${releaseNamespace}`,
+        ...(namespaced ? [`--watch-namespaces=${namespace}`] : []),
+        '--storm-max-incidents=1000',
+        '--poll-interval=500ms',
       ],
-      users: [{ name: 'selfheal', user: { token: token.status.token } }],
-      contexts: [{ name: 'selfheal', context: { cluster: 'local', user: 'selfheal' } }],
-      'current-context': 'selfheal',
-    }),
-    { mode: 0o600 },
-  );
-  namespace = await createTestNamespace(kc, 'rbac');
-  operator = await OperatorProcess.start('integration', {
-    name: 'least-privilege',
-    args: [
-      `--kubeconfig=${saKubeconfig}`,
-      '--namespace=selfheal-system',
-      '--storm-max-incidents=1000',
-      '--poll-interval=500ms',
-    ],
+    });
   });
-});
-afterAll(async () => {
-  await operator.stop();
-  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace });
-});
+  afterAll(async () => {
+    await operator.stop();
+    await Promise.all([namespace, other, releaseNamespace].map((name) => core.deleteNamespace({ name })));
+  });
 
-const canI = async (verb: string, resource: string, ns = namespace) =>
-  (
-    await kubectl('integration', ['--kubeconfig', saKubeconfig, 'auth', 'can-i', verb, resource, '-n', ns])
-  ).stdout.trim();
+  const canI = async (verb: string, resource: string, ns?: string) =>
+    (
+      await kubectl('integration', [
+        '--kubeconfig',
+        saKubeconfig,
+        'auth',
+        'can-i',
+        verb,
+        resource,
+        ...(ns === undefined ? ['--all-namespaces'] : ['-n', ns]),
+      ])
+    ).stdout.trim();
 
-describe("the operator with only its ServiceAccount's permissions", () => {
   it('is refused what it does not need', async () => {
-    expect(await canI('delete', 'deployments')).toBe('no');
-    expect(await canI('create', 'deployments')).toBe('no');
-    expect(await canI('get', 'secrets')).toBe('no');
-    expect(await canI('delete', 'incidents.selfheal.dev')).toBe('no');
-    expect(await canI('update', 'leases.coordination.k8s.io')).toBe('no');
-    expect(await canI('update', 'leases.coordination.k8s.io', 'selfheal-system')).toBe('yes');
-    expect(await canI('patch', 'deployments')).toBe('yes');
+    expect(await canI('delete', 'deployments', namespace)).toBe('no');
+    expect(await canI('create', 'deployments', namespace)).toBe('no');
+    expect(await canI('get', 'secrets', namespace)).toBe('no');
+    expect(await canI('delete', 'incidents.selfheal.dev', namespace)).toBe('no');
+    expect(await canI('update', 'leases.coordination.k8s.io', namespace)).toBe('no');
+    expect(await canI('update', 'leases.coordination.k8s.io', releaseNamespace)).toBe('yes');
+    expect(await canI('patch', 'deployments', namespace)).toBe('yes');
+    expect(await canI('watch', 'incidents.selfheal.dev', namespace)).toBe('yes');
+    const everywhere = namespaced ? 'no' : 'yes';
+    expect(await canI('watch', 'incidents.selfheal.dev', other)).toBe(everywhere);
+    expect(await canI('patch', 'deployments', other)).toBe(everywhere);
+    expect(await canI('list', 'incidents.selfheal.dev')).toBe(everywhere);
   });
 
   it('remediates a manual incident end to end', async () => {
@@ -103,38 +119,16 @@ describe("the operator with only its ServiceAccount's permissions", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const alert = {
       labels: { alertname: 'WebDown', namespace },
-      annotations: {},
       startsAt: new Date().toISOString(),
       fingerprint: '0123456789abcdef',
     };
-    const send = async (status: 'firing' | 'resolved') => {
-      const res = await fetch(operator.webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          version: '4',
-          status,
-          alerts: [
-            {
-              ...alert,
-              status,
-              endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
-            },
-          ],
-        }),
-      });
-      return {
-        status: res.status,
-        body: (await res.json()) as { alerts: { result: string; incident: string }[] },
-      };
-    };
-    const fired = await send('firing');
+    const fired = await postAlerts(operator.webhookUrl, [alert]);
     expect(fired.status).toBe(200);
-    expect(fired.body.alerts[0]?.result).toBe('created');
-    const name = fired.body.alerts[0]?.incident ?? '';
+    expect(fired.body.alerts?.[0]?.result).toBe('created');
+    const name = fired.body.alerts?.[0]?.incident ?? '';
     await incidents.waitForPhase(name, 'Resolved');
-    const cleared = await send('resolved');
-    expect(cleared.body.alerts[0]).toMatchObject({ result: 'cleared', incident: name });
+    const cleared = await postAlerts(operator.webhookUrl, [{ ...alert, status: 'resolved' }]);
+    expect(cleared.body.alerts?.[0]).toMatchObject({ result: 'cleared', incident: name });
     await incidents.waitFor(name, 'signal cleared', (i) => i.status?.signal?.state === 'Cleared');
   });
 
