@@ -1,6 +1,6 @@
 // The chart in a real cluster: helm against the tier's API server, the ServiceAccount's own token,
 // and the operator started as the chart's pod would run it (its flags, its mounted files).
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
@@ -159,3 +159,15 @@ export async function startChartOperator(
 export function readDeployment(kc: KubeConfig, namespace: string, name: string): Promise<V1Deployment> {
   return kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace });
 }
+
+/**
+ * An RBAC denial as the API server words it ("... is forbidden: User "system:serviceaccount:ns:name"
+ * cannot list resource ..."), also with the quotes escaped, as it appears inside a JSON log line.
+ * Other 403s (a namespace being deleted refuses new objects) are not about permissions.
+ */
+export const RBAC_DENIAL = /forbidden: User \\*"system:serviceaccount:[^"\\]+\\*" cannot /;
+
+export const deniedByRbac = (operator: OperatorProcess): string[] =>
+  readFileSync(operator.logFile, 'utf8')
+    .split('\n')
+    .filter((line) => RBAC_DENIAL.test(line));
