@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { CHART_DIR, helmTemplate } from '../../hack/chart.ts';
+import { CHART_DIR, helmTemplate, MANIFESTS_NAMESPACE } from '../../hack/chart.ts';
+import { REPO_ROOT } from '../../hack/localenv/tools.ts';
 import { createPolicy, listIncidents, postAlerts } from '../support/alerting.ts';
 import { helmValueArgs } from '../support/chart.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
@@ -87,6 +88,15 @@ describe('a server-side dry run of everything the chart renders', () => {
     expect(result.stdout.trim().split('\n')).toHaveLength(objects);
     for (const line of result.stdout.trim().split('\n'))
       expect(line).toMatch(/ serverside-applied \(server dry run\)$/);
+  });
+
+  it('accepts deploy/install.yaml as checked in', async () => {
+    // A dry run creates nothing, so the namespace the file creates must exist already.
+    await ensureNamespace(MANIFESTS_NAMESPACE);
+    const yaml = readFileSync(join(REPO_ROOT, 'deploy', 'install.yaml'), 'utf8');
+    const result = await dryRun(yaml);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('deployment.apps/selfheal serverside-applied (server dry run)');
   });
 
   it('refuses a misspelled field in a value the schema passes through to Kubernetes', async () => {
