@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control plane from the Go modules Kubernetes, etcd and kwok publish, and caches
-# the binaries by version under $SELFHEAL_CACHE/bin/<tool>-<version>/. A pinned version already in
-# the cache is not rebuilt. Prints the bin directory of each tool on success.
+# Builds the local control plane and Helm from the Go modules Kubernetes, etcd, kwok and Helm
+# publish, and caches the binaries by version under $SELFHEAL_CACHE/bin/<tool>-<version>/. A pinned
+# version already in the cache is not rebuilt. Prints the bin directory of each tool on success.
 #
 #   hack/build-tools.sh            build whatever is missing
 #   hack/build-tools.sh --print    print the directories (no build)
@@ -15,9 +15,10 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 kube_dir=$cache/bin/kubernetes-$KUBERNETES_VERSION
 etcd_dir=$cache/bin/etcd-$ETCD_VERSION
 kwok_dir=$cache/bin/kwok-$KWOK_VERSION
+helm_dir=$cache/bin/helm-$HELM_VERSION
 
 if [ "${1:-}" = "--print" ]; then
-  printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir"
+  printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nHELM_BIN=%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir"
   exit 0
 fi
 
@@ -102,7 +103,26 @@ build_kwok() {
   rm -rf "$kwok_dir" && mv "$kwok_dir.tmp" "$kwok_dir"
 }
 
+build_helm() {
+  [ -x "$helm_dir/helm" ] && return 0
+  log "building Helm $HELM_VERSION"
+  local gomod minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+  # What helm's Makefile sets: its own version, and the Kubernetes version `helm template` and
+  # `helm lint` assume offline, taken from the client-go it is built with (v0.X.Y <-> v1.X).
+  minor=$(sed -n 's/^\tk8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod")
+  local x="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  local pkg
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    x="$x -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  mkdir -p "$helm_dir.tmp"
+  GOBIN="$helm_dir.tmp" go install -trimpath -ldflags "-s -w $x" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$helm_dir" && mv "$helm_dir.tmp" "$helm_dir"
+}
+
 build_etcd
 build_kwok
 build_kubernetes
+build_helm
 "$0" --print

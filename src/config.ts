@@ -47,6 +47,8 @@ export interface OperatorConfig {
   unmatchedNamespace?: string;
   kubeconfig?: string;
   namespace: string;
+  /** Where Incidents and RemediationPolicies are watched; empty: every namespace. */
+  watchNamespaces: string[];
   identity: string;
   healthAddress: { host: string; port: number };
   workers: number;
@@ -66,9 +68,9 @@ export interface OperatorConfig {
   incidents: IncidentSettings;
 }
 
-type Kind = 'string' | 'int' | 'duration' | 'bool' | 'address' | 'severities' | 'file';
+type Kind = 'string' | 'int' | 'duration' | 'bool' | 'address' | 'severities' | 'namespaces' | 'file';
 
-interface Setting {
+export interface Setting {
   flag: string;
   kind: Kind;
   default?: string;
@@ -83,6 +85,12 @@ export const SETTINGS = [
     kind: 'string',
     default: 'selfheal-system',
     help: "the operator's own namespace (its leader Lease lives there)",
+  },
+  {
+    flag: 'watch-namespaces',
+    kind: 'namespaces',
+    default: '',
+    help: 'comma-separated namespaces whose Incidents and RemediationPolicies to watch (empty: all namespaces)',
   },
   {
     flag: 'identity',
@@ -296,6 +304,9 @@ export class ConfigError extends Error {}
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
+/** A namespace name: an RFC 1123 label. */
+export const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 export const envName = (flag: string) => `SELFHEAL_${flag.toUpperCase().replaceAll('-', '_')}`;
 
 /** The raw value of each setting: flag over environment over default. */
@@ -373,6 +384,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       if (!(SEVERITIES as readonly string[]).includes(s))
         fail(flag, `"${s}" is not one of ${SEVERITIES.join(', ')}`);
     return list as Severity[];
+  };
+  const namespaces = (flag: Flag): string[] => {
+    const list = (str(flag) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const name of list)
+      if (!NAMESPACE_PATTERN.test(name))
+        fail(flag, `"${name}" is not a namespace name (lower-case letters, digits and "-", at most 63)`);
+    return [...new Set(list)];
   };
   const oneOf = <T extends string>(flag: Flag, allowed: readonly T[]): T => {
     const text = str(flag) ?? '';
@@ -466,6 +487,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   } catch (error) {
     fail('link-templates', (error as Error).message);
   }
+  const watchNamespaces = namespaces('watch-namespaces');
+  if (unmatchedNamespace && watchNamespaces.length > 0 && !watchNamespaces.includes(unmatchedNamespace))
+    fail(
+      'unmatched-namespace',
+      `"${unmatchedNamespace}" is not one of --watch-namespaces (${watchNamespaces.join(', ')}): the operator would not see the incidents it creates there`,
+    );
   return {
     webhook: {
       address: address('webhook-address'),
@@ -482,6 +509,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),
     namespace: str('namespace') ?? 'selfheal-system',
+    watchNamespaces,
     identity: str('identity') ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,
     healthAddress: address('health-address'),
     workers: int('workers', 1, 64),

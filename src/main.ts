@@ -36,6 +36,8 @@ import { Controller } from './runtime/controller.ts';
 import { KubeEventRecorder } from './runtime/events.ts';
 import { keyOf, SupervisedInformer, type CachedObject, type ListPage } from './runtime/informer.ts';
 import { apiClients } from './runtime/kube.ts';
+import { PolledNamespaces } from './runtime/namespaces.ts';
+import { watchNamespaces } from './runtime/scoped.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { KubeStatusWriter } from './runtime/status.ts';
 import { StatusPageServer } from './statuspage/server.ts';
@@ -114,29 +116,23 @@ async function main(): Promise<void> {
     mayWrite: () => elector?.isLeader() ?? true,
   });
   const replicaClients = apiClients(kc, { userAgent, timeoutMs: REPLICA_REQUEST_TIMEOUT_MS });
-  const custom = replicaClients.makeApiClient(CustomObjectsApi);
+  const customObjects = replicaClients.makeApiClient(CustomObjectsApi);
   const apps = replicaClients.makeApiClient(AppsV1Api);
   const core = replicaClients.makeApiClient(CoreV1Api);
   const pageOf = (page: { limit: number; continueToken?: string }) => ({
     limit: page.limit,
     ...(page.continueToken ? { _continue: page.continueToken } : {}),
   });
-  const customLister = (plural: string) => async (page: { limit: number; continueToken?: string }) =>
-    (await custom.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural,
-      ...pageOf(page),
-    })) as ListPage;
+  type Page = { limit: number; continueToken?: string };
   const informer = <T extends CachedObject>(
     path: string,
-    list: (page: { limit: number; continueToken?: string }) => Promise<unknown>,
+    list: (page: Page) => Promise<unknown>,
     extra: { transform?: (obj: T) => T; fieldSelector?: string } = {},
   ) =>
     new SupervisedInformer<T>({
       kc,
       path,
-      list: list as (page: { limit: number; continueToken?: string }) => Promise<ListPage>,
+      list: list as (page: Page) => Promise<ListPage>,
       logger,
       onResync: () => {
         incidentController.enqueueAll();
@@ -144,30 +140,61 @@ async function main(): Promise<void> {
       },
       ...extra,
     });
+  // All namespaces, or one informer per --watch-namespaces entry behind the same cache.
+  const scoped = <T extends CachedObject>(
+    path: (namespacePart: string) => string,
+    list: (namespace: string | undefined, page: Page) => Promise<unknown>,
+    extra: { transform?: (obj: T) => T } = {},
+  ) =>
+    watchNamespaces<T>(config.watchNamespaces, (namespace) =>
+      informer<T>(
+        path(namespace === undefined ? '' : `/namespaces/${namespace}`),
+        (page) => list(namespace, page),
+        extra,
+      ),
+    );
+  const custom = <T extends CachedObject>(plural: string) =>
+    scoped<T>(
+      (ns) => `/apis/${GROUP}/${VERSION}${ns}/${plural}`,
+      async (namespace, page) =>
+        namespace === undefined
+          ? customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...pageOf(page) })
+          : customObjects.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace,
+              plural,
+              ...pageOf(page),
+            }),
+    );
 
-  const incidentInformer = informer<Incident>(
-    `/apis/${GROUP}/${VERSION}/incidents`,
-    customLister('incidents'),
-  );
+  const incidentInformer = custom<Incident>('incidents');
   const incidents = new IncidentCache(incidentInformer);
-  const policies = informer<RemediationPolicy>(
-    `/apis/${GROUP}/${VERSION}/remediationpolicies`,
-    customLister('remediationpolicies'),
-  );
+  const policies = custom<RemediationPolicy>('remediationpolicies');
+  type WorkloadObject = NonNullable<Workload['object']>;
   const workloadInformers = {
-    Deployment: informer<NonNullable<Workload['object']>>(
-      '/apis/apps/v1/deployments',
-      (page) => apps.listDeploymentForAllNamespaces(pageOf(page)),
+    Deployment: scoped<WorkloadObject>(
+      (ns) => `/apis/apps/v1${ns}/deployments`,
+      (namespace, page) =>
+        namespace === undefined
+          ? apps.listDeploymentForAllNamespaces(pageOf(page))
+          : apps.listNamespacedDeployment({ namespace, ...pageOf(page) }),
       { transform: withoutPodSpec },
     ),
-    StatefulSet: informer<NonNullable<Workload['object']>>(
-      '/apis/apps/v1/statefulsets',
-      (page) => apps.listStatefulSetForAllNamespaces(pageOf(page)),
+    StatefulSet: scoped<WorkloadObject>(
+      (ns) => `/apis/apps/v1${ns}/statefulsets`,
+      (namespace, page) =>
+        namespace === undefined
+          ? apps.listStatefulSetForAllNamespaces(pageOf(page))
+          : apps.listNamespacedStatefulSet({ namespace, ...pageOf(page) }),
       { transform: withoutPodSpec },
     ),
-    DaemonSet: informer<NonNullable<Workload['object']>>(
-      '/apis/apps/v1/daemonsets',
-      (page) => apps.listDaemonSetForAllNamespaces(pageOf(page)),
+    DaemonSet: scoped<WorkloadObject>(
+      (ns) => `/apis/apps/v1${ns}/daemonsets`,
+      (namespace, page) =>
+        namespace === undefined
+          ? apps.listDaemonSetForAllNamespaces(pageOf(page))
+          : apps.listNamespacedDaemonSet({ namespace, ...pageOf(page) }),
       { transform: withoutPodSpec },
     ),
   } satisfies Record<WorkloadKind, unknown>;
@@ -177,7 +204,11 @@ async function main(): Promise<void> {
       return object ? ({ kind, object } as Workload) : undefined;
     },
   };
-  const namespaces = informer<V1Namespace>('/api/v1/namespaces', (page) => core.listNamespace(pageOf(page)));
+  // Limited to Roles, the operator may read its namespaces one by one, never list them.
+  const namespaces =
+    config.watchNamespaces.length === 0
+      ? informer<V1Namespace>('/api/v1/namespaces', (page) => core.listNamespace(pageOf(page)))
+      : new PolledNamespaces({ core, names: config.watchNamespaces, intervalMs: 30_000, logger });
   const pauseSwitches = informer<V1ConfigMap>(
     `/api/v1/namespaces/${config.namespace}/configmaps`,
     (page) =>
@@ -194,12 +225,7 @@ async function main(): Promise<void> {
     pausedByDefault: config.incidents.paused,
   });
   // Only the status page reads components; it needs nothing but the caches.
-  const components = config.statusPage
-    ? informer<StatusComponent>(
-        `/apis/${GROUP}/${VERSION}/statuscomponents`,
-        customLister('statuscomponents'),
-      )
-    : undefined;
+  const components = config.statusPage ? custom<StatusComponent>('statuscomponents') : undefined;
   const caches = {
     incidents: incidentInformer,
     policies,

@@ -7,14 +7,9 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { exponentialBackoff } from './backoff.ts';
-import {
-  Indexes,
-  type ChangeListener,
-  type ChangeType,
-  type IndexedCache,
-  type IndexFunction,
-} from './indexes.ts';
+import { Indexes, type ChangeListener, type ChangeType, type IndexFunction } from './indexes.ts';
 import { keyOf, splitKey, type CachedObject } from './keys.ts';
+import type { WatchedCache } from './scoped.ts';
 
 export { keyOf, splitKey, type CachedObject, type ObjectKey } from './keys.ts';
 
@@ -51,7 +46,7 @@ function stripManagedFields<T>(obj: T): T {
   return obj;
 }
 
-export class SupervisedInformer<T extends CachedObject> implements IndexedCache<T> {
+export class SupervisedInformer<T extends CachedObject> implements WatchedCache<T> {
   private readonly listWatch: ListWatch<KubernetesObject>;
   private readonly options: SupervisedInformerOptions<T>;
   private readonly listeners: ChangeListener<T>[] = [];

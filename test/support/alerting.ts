@@ -127,34 +127,42 @@ export function notification(alerts: Record<string, unknown>[]): Record<string, 
 
 export interface WebhookAlert {
   labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: string;
+  annotations?: Record<string, string>;
+  status?: 'firing' | 'resolved';
   fingerprint: string;
+  startsAt?: string;
 }
 
-/** Sends one alert to the operator's webhook as Alertmanager would, and returns its answer. */
-export async function sendAlert(
+export interface WebhookAnswer {
+  status: number;
+  body: { alerts?: { result: string; incident?: string }[]; error?: string };
+}
+
+/** What Alertmanager sends: one version-4 notification with these alerts, to the operator's webhook. */
+export async function postAlerts(
   webhookUrl: string,
-  alert: WebhookAlert,
-  status: 'firing' | 'resolved',
-): Promise<{ status: number; body: { alerts: { result: string; incident: string }[] } }> {
+  alerts: WebhookAlert[],
+  { token }: { token?: string } = {},
+): Promise<WebhookAnswer> {
+  const now = new Date().toISOString();
   const res = await fetch(webhookUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: JSON.stringify({
       version: '4',
-      status,
-      alerts: [
-        {
-          ...alert,
-          status,
-          endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : new Date().toISOString(),
-        },
-      ],
+      status: alerts.some((a) => (a.status ?? 'firing') === 'firing') ? 'firing' : 'resolved',
+      alerts: alerts.map(({ labels, annotations = {}, status = 'firing', fingerprint, startsAt = now }) => ({
+        status,
+        labels,
+        annotations,
+        startsAt,
+        endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : now,
+        fingerprint,
+      })),
     }),
   });
-  return {
-    status: res.status,
-    body: (await res.json()) as { alerts: { result: string; incident: string }[] },
-  };
+  return { status: res.status, body: (await res.json()) as WebhookAnswer['body'] };
 }

@@ -6,7 +6,7 @@ import { Indexes } from '../../src/runtime/indexes.ts';
 import { keyOf, splitKey, type CachedObject, type ObjectKey } from '../../src/runtime/keys.ts';
 
 export class MemoryCache<T extends CachedObject> implements IndexedCache<T> {
-  readonly hasSynced = true;
+  hasSynced: boolean = true;
   private readonly objects = new Map<ObjectKey, T>();
   private readonly indexes = new Indexes<T>();
   private readonly listeners: ChangeListener<T>[] = [];

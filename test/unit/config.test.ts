@@ -57,6 +57,7 @@ describe('parseConfig: defaults', () => {
       },
       prometheus: { alertsIntervalMs: 0 },
       namespace: 'selfheal-system',
+      watchNamespaces: [],
       identity: 'selfheal-7c9d-x2',
       healthAddress: { host: '0.0.0.0', port: 8081 },
       workers: 2,
@@ -561,6 +562,37 @@ describe('parseConfig: invalid values stop the start with a ConfigError naming t
     },
   ])('$name', ({ argv, env, message }) => {
     expect(configError(argv, env).message).toMatch(message);
+  });
+});
+
+describe('parseConfig: --watch-namespaces', () => {
+  it('watches every namespace by default and the listed ones, trimmed and once each, when given', () => {
+    expect(parse([]).watchNamespaces).toEqual([]);
+    expect(parse(['--watch-namespaces=shop, payments,shop']).watchNamespaces).toEqual(['shop', 'payments']);
+    expect(parse([], { SELFHEAL_WATCH_NAMESPACES: 'shop' }).watchNamespaces).toEqual(['shop']);
+  });
+
+  it.each<{ name: string; argv: string[]; message: string }>([
+    {
+      name: 'a name that is no namespace',
+      argv: ['--watch-namespaces=shop,Payments'],
+      message:
+        'invalid --watch-namespaces: "Payments" is not a namespace name (lower-case letters, digits and "-", at most 63)',
+    },
+    {
+      name: 'an unmatched-namespace the operator would not watch',
+      argv: ['--watch-namespaces=shop,payments', '--unmatched-namespace=ops'],
+      message:
+        'invalid --unmatched-namespace: "ops" is not one of --watch-namespaces (shop, payments): the operator would not see the incidents it creates there',
+    },
+  ])('refuses $name', ({ argv, message }) => {
+    expect(configError(argv).message).toBe(message);
+  });
+
+  it('accepts an unmatched-namespace among the watched ones', () => {
+    expect(parse(['--watch-namespaces=shop,ops', '--unmatched-namespace=ops']).unmatchedNamespace).toBe(
+      'ops',
+    );
   });
 });
 
