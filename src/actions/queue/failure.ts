@@ -5,6 +5,8 @@
 export const QUEUE_FAILURE_REASONS = [
   /** The connection Secret is missing, or a key is missing or malformed. */
   'InvalidConnectionSecret',
+  /** The connection Secret could not be read (the API server did not answer). */
+  'SecretUnavailable',
   /** The broker refused the username and password (management API or AMQP). */
   'AuthenticationFailed',
   /** The user logged in but may not do this (no management tag, no permission on the vhost). */
@@ -26,7 +28,11 @@ export const QUEUE_FAILURE_REASONS = [
 export type QueueFailureReason = (typeof QUEUE_FAILURE_REASONS)[number];
 
 /** Reasons a later try may overcome on its own; the others need a person to change something. */
-const RETRYABLE: ReadonlySet<QueueFailureReason> = new Set(['BrokerUnavailable', 'Aborted']);
+const RETRYABLE: ReadonlySet<QueueFailureReason> = new Set([
+  'SecretUnavailable',
+  'BrokerUnavailable',
+  'Aborted',
+]);
 
 export class QueueFailure extends Error {
   readonly reason: QueueFailureReason;

@@ -54,14 +54,14 @@ export class ManagementClient implements QueueManagement {
   }
 
   async backlog(vhost: string, queue: string): Promise<QueueBacklog> {
-    const answer = await this.get<QueueAnswer>(path(vhost, queue), vhost, queue);
+    const answer = await this.get(path(vhost, queue), vhost, queue);
     if (answer.status === 404) {
-      const vhostAnswer = await this.get<unknown>(`/api/vhosts/${encodeURIComponent(vhost)}`, vhost, queue);
+      const vhostAnswer = await this.get(`/api/vhosts/${encodeURIComponent(vhost)}`, vhost, queue);
       if (vhostAnswer.status === 404)
         throw new QueueFailure('VhostNotFound', `${where(vhost, queue)}: vhost ${vhost} does not exist`);
       throw new QueueFailure('QueueNotFound', `${where(vhost, queue)}: the queue does not exist`);
     }
-    const q = answer.data;
+    const q = answer.data as QueueAnswer;
     const stats = q.message_stats ?? {};
     return {
       ready: q.messages_ready ?? 0,
@@ -76,18 +76,18 @@ export class ManagementClient implements QueueManagement {
   }
 
   /** A 200 or a 404 answer; every other outcome is a QueueFailure that says what went wrong. */
-  private async get<T>(url: string, vhost: string, queue: string): Promise<{ status: number; data: T }> {
+  private async get(url: string, vhost: string, queue: string): Promise<{ status: number; data: unknown }> {
     const at = `${where(vhost, queue)} via the management API at ${this.baseUrl}`;
     let response;
     try {
-      response = await this.http.get<T | ErrorAnswer>(url);
+      response = await this.http.get<unknown>(url);
     } catch (error) {
       throw new QueueFailure('BrokerUnavailable', `${at}: unreachable: ${errorMessage(error)}`, {
         cause: error,
       });
     }
     const { status } = response;
-    if (status === 200 || status === 404) return { status, data: response.data as T };
+    if (status === 200 || status === 404) return { status, data: response.data };
     const reason = (response.data as ErrorAnswer | undefined)?.reason ?? `HTTP ${status}`;
     if (status === 401 && /login failed/i.test(reason))
       throw new QueueFailure('AuthenticationFailed', `${at}: the broker refused the username and password`);

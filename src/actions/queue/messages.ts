@@ -71,7 +71,7 @@ function republishOptions(
     delete headers.CC;
     delete headers.BCC;
   }
-  return options as Options.Publish;
+  return options;
 }
 
 const headersOf = (message: Message): Headers => ({ ...((message.properties.headers ?? {}) as Headers) });
@@ -102,7 +102,7 @@ export function parkOptions(message: Message, ctx: ParkContext): Options.Publish
 
 /** The queue a parked message came from, or undefined when it carries no (usable) source header. */
 export function parkedSource(message: Message): string | undefined {
-  const source = (message.properties.headers as Headers | undefined)?.[SOURCE_QUEUE_HEADER];
+  const source: unknown = message.properties.headers?.[SOURCE_QUEUE_HEADER];
   return typeof source === 'string' && source !== '' ? source : undefined;
 }
 
@@ -112,11 +112,12 @@ export function parkedSource(message: Message): string | undefined {
  * operator's user may publish it.
  */
 export function replayOptions(message: Message, username: string): Options.Publish {
-  const headers = headersOf(message);
-  const parkedUserId = headers[USER_ID_HEADER];
-  delete headers[SOURCE_QUEUE_HEADER];
-  delete headers[ATTEMPT_HEADER];
-  delete headers[USER_ID_HEADER];
+  const {
+    [SOURCE_QUEUE_HEADER]: _source,
+    [ATTEMPT_HEADER]: _attempt,
+    [USER_ID_HEADER]: parkedUserId,
+    ...headers
+  } = headersOf(message);
   const properties =
     typeof parkedUserId === 'string' ? { ...message.properties, userId: parkedUserId } : message.properties;
   return republishOptions(properties, headers, username);
