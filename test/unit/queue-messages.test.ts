@@ -118,7 +118,7 @@ describe('replaying a parked message', () => {
     const options = parkOptions(message(properties), ctx);
     return message({
       ...properties,
-      headers: options.headers,
+      headers: options.headers as Record<string, unknown>,
       messageId: options.messageId,
       deliveryMode: 2,
     });

@@ -191,8 +191,6 @@ export class QueueEngine {
       this.backlog(connection, vhost, parkingQueue),
     );
     const base = { backlog, moved: 0, replayed: 0, kept: 0, purged: 0 };
-    if (backlog.ready === 0)
-      return { ...base, skipped: true, message: `nothing is parked in ${parkingQueue}` };
     const route = (message: ConsumeMessage): Route => {
       const source = parkedSource(message);
       if (source === undefined || (onlyFrom !== undefined && source !== onlyFrom))

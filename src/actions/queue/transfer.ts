@@ -59,9 +59,23 @@ export async function transfer(
     return await pass.run();
   } finally {
     // Closing the consuming channel requeues whatever it still holds. After an abort nothing waits.
-    const closing = Promise.allSettled([consumer.close(), publisher.close()]);
+    const closing = Promise.all([closeChannel(consumer), closeChannel(publisher)]);
     if (!control.signal.aborted) await closing;
   }
+}
+
+/**
+ * Closes a channel, done when the broker confirms or the channel closes otherwise: amqplib leaves
+ * the promise of a close pending forever when the connection dies before the broker's CloseOk.
+ */
+function closeChannel(channel: Channel): Promise<void> {
+  return new Promise<void>((resolve) => {
+    channel.once('close', () => resolve());
+    channel.close().then(
+      () => resolve(),
+      () => resolve(),
+    );
+  });
 }
 
 interface Taken {
@@ -164,7 +178,16 @@ class Pass {
   private onConfirm(tag: number, error: unknown): void {
     if (this.done || this.failure) return;
     if (error) {
-      this.fail(new QueueFailure('PublishRejected', `${this.control.context}: the broker nacked a publish`));
+      // amqplib fails every unconfirmed publish with 'channel closed' when the channel goes away.
+      const nacked = error instanceof Error && error.message === 'message nacked';
+      this.fail(
+        nacked
+          ? new QueueFailure('PublishRejected', `${this.control.context}: the broker nacked a publish`)
+          : new QueueFailure(
+              'BrokerUnavailable',
+              `${this.control.context}: the channel closed before the confirm`,
+            ),
+      );
       return;
     }
     const settled = this.window.confirm(tag);
