@@ -74,6 +74,11 @@ export interface WaitSpec {
 export interface EngineOptions {
   /** Unacknowledged deliveries per pass at most (memory, and what one failure sends back). */
   prefetch: number;
+  /**
+   * Confirm channels a pass publishes on, round-robin. More than one lets the broker work on them in
+   * parallel, at the price of strict order: messages from different channels may interleave.
+   */
+  publishChannels: number;
   /** How often a wait reads the backlog, and a move checks its deadline and an idle source. */
   pollIntervalMs: number;
   tickMs: number;
@@ -85,6 +90,7 @@ export interface EngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   prefetch: 2000,
+  publishChannels: 2,
   pollIntervalMs: 2_000,
   tickMs: 250,
   reconnect: { attempts: 8, initialDelayMs: 500, maxDelayMs: 10_000 },
@@ -335,7 +341,7 @@ export class QueueEngine {
           job.signal,
           (p) =>
             transfer(
-              { consume: c, publish: p },
+              { consume: c, publish: this.publishingOn(c, p) },
               { from: job.from, limit: depth, prefetch: this.options.prefetch, route: job.route },
               {
                 signal: job.signal,
@@ -360,6 +366,11 @@ export class QueueEngine {
       note,
       ...(skippedAt !== undefined ? { skippedAt } : {}),
     };
+  }
+
+  /** The connections the publishing channels go on, alternating between the pass's two connections. */
+  private publishingOn(consume: ChannelModel, publish: ChannelModel): ChannelModel[] {
+    return Array.from({ length: this.options.publishChannels }, (_, i) => (i % 2 ? consume : publish));
   }
 
   /** The source's ready count, after checking it exists and declaring absent destinations durable. */

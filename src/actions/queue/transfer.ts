@@ -46,20 +46,20 @@ export type TransferEnd = 'limit' | 'empty';
  * may then exist twice; none is lost).
  */
 export async function transfer(
-  connections: { consume: ChannelModel; publish: ChannelModel },
+  connections: { consume: ChannelModel; publish: ChannelModel[] },
   plan: TransferPlan,
   control: TransferControl,
 ): Promise<TransferEnd> {
   if (plan.limit <= 0) return 'limit';
   const consumer = await connections.consume.createChannel();
-  const publisher = await connections.publish.createConfirmChannel();
-  const pass = new Pass(consumer, publisher, plan, control);
+  const publishers = await Promise.all(connections.publish.map((c) => c.createConfirmChannel()));
+  const pass = new Pass(consumer, publishers, plan, control);
   try {
     await consumer.prefetch(Math.min(plan.prefetch, plan.limit));
     return await pass.run();
   } finally {
     // Closing the consuming channel requeues whatever it still holds. After an abort nothing waits.
-    const closing = Promise.all([closeChannel(consumer), closeChannel(publisher)]);
+    const closing = Promise.all([consumer, ...publishers].map(closeChannel));
     if (!control.signal.aborted) await closing;
   }
 }
@@ -104,13 +104,14 @@ class Pass {
     );
 
   private readonly consumer: Channel;
-  private readonly publisher: ConfirmChannel;
+  /** Deliveries are published round-robin over these: the broker works on each in parallel. */
+  private readonly publishers: ConfirmChannel[];
   private readonly plan: TransferPlan;
   private readonly control: TransferControl;
 
-  constructor(consumer: Channel, publisher: ConfirmChannel, plan: TransferPlan, control: TransferControl) {
+  constructor(consumer: Channel, publishers: ConfirmChannel[], plan: TransferPlan, control: TransferControl) {
     this.consumer = consumer;
-    this.publisher = publisher;
+    this.publishers = publishers;
     this.plan = plan;
     this.control = control;
   }
@@ -123,20 +124,21 @@ class Pass {
       const onError = (error: unknown) => this.fail(classifyAmqpError(error, context));
       const onClose = () =>
         this.fail(new QueueFailure('BrokerUnavailable', `${context}: the broker closed the channel`));
-      for (const channel of [this.consumer, this.publisher]) {
+      for (const channel of [this.consumer, ...this.publishers]) {
         channel.on('error', onError);
         channel.on('close', onClose);
       }
       // A return comes before the confirm of the same message, and nothing says which publish it
       // was: from here on no confirm can be trusted, so everything unacknowledged goes back.
-      this.publisher.on('return', (message: ConsumeMessage) =>
-        this.fail(
-          new QueueFailure(
-            'DestinationUnroutable',
-            `${context}: the broker returned a message as unroutable: queue ${message.fields.routingKey} does not exist`,
+      for (const publisher of this.publishers)
+        publisher.on('return', (message: ConsumeMessage) =>
+          this.fail(
+            new QueueFailure(
+              'DestinationUnroutable',
+              `${context}: the broker returned a message as unroutable: queue ${message.fields.routingKey} does not exist`,
+            ),
           ),
-        ),
-      );
+        );
       if (this.control.signal.aborted) return this.onAbort();
       this.control.signal.addEventListener('abort', this.onAbort, { once: true });
       this.timer = setInterval(() => this.tick(), this.control.tickMs);
@@ -169,7 +171,8 @@ class Pass {
     const route = this.plan.route(message);
     const tag = message.fields.deliveryTag;
     this.window.add(tag, { message, kind: route.kind });
-    this.publisher.publish('', route.queue, message.content, route.options, (error: unknown) =>
+    const publisher = this.publishers[this.taken % this.publishers.length] as ConfirmChannel;
+    publisher.publish('', route.queue, message.content, route.options, (error: unknown) =>
       this.onConfirm(tag, error),
     );
     if (this.taken >= this.plan.limit) this.stop('limit');
