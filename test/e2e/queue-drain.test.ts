@@ -178,7 +178,12 @@ describe('a move that loses its broker', () => {
     // A small prefetch keeps the move slow enough to be cut in its middle.
     const engine = new QueueEngine({
       clock: systemClock,
-      options: { prefetch: 20, reconnect: { attempts: 5, initialDelayMs: 200, maxDelayMs: 2000 } },
+      // Two publishing channels: the at-least-once bookkeeping must hold when confirms come from both.
+      options: {
+        prefetch: 20,
+        publishChannels: 2,
+        reconnect: { attempts: 5, initialDelayMs: 200, maxDelayMs: 2000 },
+      },
     });
     let latest: QueueProgress | undefined;
     const spec = {

@@ -76,7 +76,8 @@ export interface EngineOptions {
   prefetch: number;
   /**
    * Confirm channels a pass publishes on, round-robin. More than one lets the broker work on them in
-   * parallel, at the price of strict order: messages from different channels may interleave.
+   * parallel, at the price of strict order (messages from different channels may interleave); in the
+   * benchmark two were no faster than one on a loaded two-core machine, so one is the default.
    */
   publishChannels: number;
   /** How often a wait reads the backlog, and a move checks its deadline and an idle source. */
@@ -90,7 +91,7 @@ export interface EngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   prefetch: 2000,
-  publishChannels: 2,
+  publishChannels: 1,
   pollIntervalMs: 2_000,
   tickMs: 250,
   reconnect: { attempts: 8, initialDelayMs: 500, maxDelayMs: 10_000 },
@@ -426,7 +427,9 @@ export class QueueEngine {
           vhost,
           heartbeat: this.options.heartbeatSeconds,
         },
-        { clientProperties: { connection_name: `selfheal ${name}` }, timeout: 10_000 },
+        // Without TCP_NODELAY, Nagle's algorithm holds small frames (acks, the handshake) for a delayed
+        // ACK: 40 ms per connection set-up, and stalls in the confirm-ack pipeline.
+        { clientProperties: { connection_name: `selfheal ${name}` }, timeout: 10_000, noDelay: true },
       );
     } catch (error) {
       throw classifyAmqpError(error, `AMQP connection to ${connection.amqpUrl} (vhost ${vhost})`);
