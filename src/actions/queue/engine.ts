@@ -9,7 +9,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { errorMessage, silentLogger, type Logger } from '../../telemetry/logger.ts';
 import type { RabbitConnection } from './connection.ts';
 import { classifyAmqpError, QueueFailure, where } from './failure.ts';
-import { ManagementClient, type QueueBacklog, type QueueManagement } from './management.ts';
+import { ManagementClient, type QueueBacklog } from './management.ts';
 import { keepOptions, parkedSource, parkOptions, replayOptions } from './messages.ts';
 import { transfer, type Route, type RouteKind } from './transfer.ts';
 import type { ConsumeMessage } from 'amqplib';
@@ -103,8 +103,6 @@ export interface EngineDeps {
   metrics?: Metrics;
   logger?: Logger;
   options?: Partial<EngineOptions>;
-  /** The management API client for a connection (tests and the benchmark keep the default). */
-  management?: (connection: RabbitConnection) => QueueManagement;
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -116,19 +114,17 @@ export class QueueEngine {
   private readonly metrics: Metrics | undefined;
   private readonly logger: Logger;
   private readonly options: EngineOptions;
-  private readonly management: (connection: RabbitConnection) => QueueManagement;
 
   constructor(deps: EngineDeps) {
     this.clock = deps.clock;
     this.metrics = deps.metrics;
     this.logger = deps.logger ?? silentLogger;
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
-    this.management = deps.management ?? ((c) => new ManagementClient(c));
   }
 
   /** The backlog as the management API reports it (the figures alerts and thresholds use). */
   backlog(connection: RabbitConnection, vhost: string, queue: string): Promise<QueueBacklog> {
-    return this.management(connection).backlog(vhost, queue);
+    return new ManagementClient(connection).backlog(vhost, queue);
   }
 
   /**
