@@ -6,6 +6,7 @@ import {
   alertmanager,
   prometheus,
   rabbitMq,
+  scrapeRabbitMq,
   type AlertmanagerInfo,
   type PrometheusInfo,
   type RabbitMqInfo,
@@ -89,6 +90,7 @@ export class LocalEnv {
         const rabbit = await rabbitMq(stateDir);
         services.push(am, prom, rabbit);
         Object.assign(info, { alertmanager: am.info, prometheus: prom.info, rabbitmq: rabbit.info });
+        scrapeRabbitMq(prom.info, rabbit.info);
       }
       // The slow starters (the API server, RabbitMQ) overlap; each fails with its own log's tail.
       await Promise.all([controlPlane?.start(), ...services.map((s) => s.start())]);

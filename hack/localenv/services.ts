@@ -7,8 +7,13 @@ import { freePorts, eventually } from './wait.ts';
 export interface RabbitMqInfo {
   amqpUrl: string;
   managementUrl: string;
+  /** rabbitmq_prometheus: per-queue metrics (rabbitmq_queue_messages_ready{queue=...}) at `/metrics`. */
+  prometheusUrl: string;
   username: string;
   password: string;
+  /** For rabbitmqctl against this node (`rabbitmqctl -n <nodeName>` with `ctlEnv` in the environment). */
+  nodeName: string;
+  ctlEnv: Record<string, string>;
   log: string;
 }
 
@@ -45,10 +50,10 @@ const ok = async (url: string, init?: RequestInit) => (await fetch(url, init)).o
 export async function rabbitMq(dir: string): Promise<Service<RabbitMqInfo>> {
   const base = join(dir, 'rabbitmq');
   mkdirSync(join(base, 'home'), { recursive: true });
-  const [amqpPort, mgmtPort, epmdPort, distPort] = await freePorts(4);
+  const [amqpPort, mgmtPort, epmdPort, distPort, metricsPort] = await freePorts(5);
   writeFileSync(
     join(base, 'enabled_plugins'),
-    '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].\n',
+    '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_prometheus].\n',
   );
   writeFileSync(
     join(base, 'rabbitmq.conf'),
@@ -56,6 +61,10 @@ export async function rabbitMq(dir: string): Promise<Service<RabbitMqInfo>> {
       `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
       `management.tcp.ip = 127.0.0.1`,
       `management.tcp.port = ${mgmtPort}`,
+      'prometheus.tcp.ip = 127.0.0.1',
+      `prometheus.tcp.port = ${metricsPort}`,
+      // Per-queue series on /metrics, so a rule can alert on one queue's backlog.
+      'prometheus.return_per_object_metrics = true',
       'log.console = true',
       'log.console.level = warning',
       // Queue figures in the management API refresh at this interval (default 5 s).
@@ -64,11 +73,12 @@ export async function rabbitMq(dir: string): Promise<Service<RabbitMqInfo>> {
     ].join('\n'),
   );
   const log = join(base, 'rabbitmq.log');
+  const nodeName = `selfheal${amqpPort}@localhost`;
   const env = {
     HOME: join(base, 'home'),
     ERL_EPMD_PORT: String(epmdPort),
     ERL_EPMD_ADDRESS: '127.0.0.1',
-    RABBITMQ_NODENAME: `selfheal${amqpPort}@localhost`,
+    RABBITMQ_NODENAME: nodeName,
     RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
     RABBITMQ_NODE_PORT: String(amqpPort),
     RABBITMQ_DIST_PORT: String(distPort),
@@ -103,8 +113,11 @@ export async function rabbitMq(dir: string): Promise<Service<RabbitMqInfo>> {
   const info: RabbitMqInfo = {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
     managementUrl: `http://127.0.0.1:${mgmtPort}`,
+    prometheusUrl: `http://127.0.0.1:${metricsPort}`,
     username: 'guest',
     password: 'guest',
+    nodeName,
+    ctlEnv: { HOME: env.HOME, ERL_EPMD_PORT: env.ERL_EPMD_PORT },
     log,
   };
   const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
@@ -131,6 +144,12 @@ export async function rabbitMq(dir: string): Promise<Service<RabbitMqInfo>> {
       await epmd.stop();
     },
   };
+}
+
+/** Lets Prometheus scrape RabbitMQ's own metrics (job `local`, label `service="rabbitmq"`). */
+export function scrapeRabbitMq(prom: PrometheusInfo, rabbit: RabbitMqInfo): void {
+  const target = { targets: [new URL(rabbit.prometheusUrl).host], labels: { service: 'rabbitmq' } };
+  writeFileSync(join(prom.targetsDir, 'rabbitmq.json'), JSON.stringify([target]));
 }
 
 /** Prometheus from Debian's package: 1 s scrape and rule evaluation, file-based targets and rules. */

@@ -1,9 +1,9 @@
 // The parts of remediation shared by Incidents and RemediationPolicies: actions, verification and
 // escalation levels.
 import { Type, type Static } from 'typebox';
-import { duration, SecretKeyRef, stringEnum, withRules } from './schema.ts';
+import { duration, objectName, SecretKeyRef, stringEnum, withRules } from './schema.ts';
 
-export const ACTION_TYPES = ['rolloutRestart', 'scale', 'queueDrain'] as const;
+export const ACTION_TYPES = ['rolloutRestart', 'scale', 'queueDrain', 'queueReplay'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 export const RolloutRestartParams = Type.Object(
@@ -39,36 +39,57 @@ export const ScaleParams = withRules(
   },
 );
 
+/** A RabbitMQ connection Secret: its keys are fixed (docs/queue-drain.md), so only its name is given. */
+export const ConnectionSecretRef = Type.Object(
+  {
+    name: objectName(
+      'Name of the Secret, in the same namespace, with the keys amqp-url, management-url, username and password.',
+    ),
+  },
+  { description: 'The Secret that says where the broker is and how to log in.' },
+);
+
+const vhost = () =>
+  Type.String({ minLength: 1, maxLength: 255, default: '/', description: 'RabbitMQ virtual host.' });
+const queueName = (description: string) => Type.String({ minLength: 1, maxLength: 255, description });
+
 export const QUEUE_DRAIN_MODES = ['move', 'purge', 'waitForConsumers'] as const;
 
 export const QueueDrainParams = withRules(
   Type.Object(
     {
-      connectionSecretRef: SecretKeyRef,
-      vhost: Type.String({
-        minLength: 1,
-        maxLength: 255,
-        default: '/',
-        description: 'RabbitMQ virtual host.',
-      }),
-      queue: Type.String({ minLength: 1, maxLength: 255, description: 'The queue to drain.' }),
+      connectionSecretRef: ConnectionSecretRef,
+      vhost: vhost(),
+      queue: queueName('The queue to drain.'),
       mode: stringEnum(QUEUE_DRAIN_MODES, {
         default: 'move',
         description:
-          'move: to parkingQueue with publisher confirms (nothing lost); purge: delete ready messages (destructive, explicit opt-in); waitForConsumers: only wait for the backlog to fall.',
+          'move: to parkingQueue with publisher confirms (nothing lost); purge: delete ready messages (destructive: needs allowPurge); waitForConsumers: wait for consumers to bring the backlog down, optionally after scaling them.',
       }),
       parkingQueue: Type.Optional(
-        Type.String({ minLength: 1, maxLength: 255, description: 'Where move puts the messages.' }),
+        queueName(
+          'Where move puts the messages (declared durable when absent); replay takes them from here.',
+        ),
       ),
       threshold: Type.Integer({
         minimum: 0,
         maximum: 100_000_000,
         default: 0,
-        description: 'The drain succeeds once the queue depth is at or below this.',
+        description:
+          'Ready messages at or below this count are no backlog: the attempt does nothing. waitForConsumers succeeds once the ready count is at or below it.',
+      }),
+      allowPurge: Type.Boolean({
+        default: false,
+        description: 'Must be true for mode purge, which deletes the ready messages for good.',
+      }),
+      scaleConsumers: Type.Optional({
+        ...ScaleParams,
+        description:
+          "waitForConsumers only: first scale the incident's target (the consumer Deployment) by these parameters, within min and max.",
       }),
       timeout: duration('How long the drain may take.', '10m'),
     },
-    { description: 'Parameters of queueDrain.' },
+    { description: 'Parameters of queueDrain (RabbitMQ).' },
   ),
   {
     rule: "self.mode != 'move' || has(self.parkingQueue)",
@@ -80,15 +101,52 @@ export const QueueDrainParams = withRules(
     message: 'parkingQueue must differ from queue',
     fieldPath: '.parkingQueue',
   },
+  {
+    rule: "self.mode != 'purge' || self.allowPurge",
+    message: 'mode purge deletes the ready messages for good: set allowPurge: true to allow it',
+    fieldPath: '.allowPurge',
+  },
+  {
+    rule: "self.mode == 'waitForConsumers' || !has(self.scaleConsumers)",
+    message: 'scaleConsumers is only for mode waitForConsumers',
+    fieldPath: '.scaleConsumers',
+  },
 );
+export type QueueDrainParams = Static<typeof QueueDrainParams>;
+
+export const QueueReplayParams = withRules(
+  Type.Object(
+    {
+      connectionSecretRef: ConnectionSecretRef,
+      vhost: vhost(),
+      parkingQueue: queueName('The parking queue to replay from.'),
+      queue: Type.Optional(
+        queueName(
+          'Replay only the messages parked from this queue; the others stay parked. Default: every message goes back to the queue its x-selfheal-source-queue header names.',
+        ),
+      ),
+      timeout: duration('How long the replay may take.', '10m'),
+    },
+    { description: 'Parameters of queueReplay: parked messages back to their source queue, at least once.' },
+  ),
+  {
+    rule: '!has(self.queue) || self.queue != self.parkingQueue',
+    message: 'queue must differ from parkingQueue',
+    fieldPath: '.queue',
+  },
+);
+export type QueueReplayParams = Static<typeof QueueReplayParams>;
 
 export const Action = withRules(
   Type.Object(
     {
-      type: stringEnum(ACTION_TYPES, { description: 'What to do: rolloutRestart, scale or queueDrain.' }),
+      type: stringEnum(ACTION_TYPES, {
+        description: 'What to do: rolloutRestart, scale, queueDrain or queueReplay.',
+      }),
       rolloutRestart: Type.Optional(RolloutRestartParams),
       scale: Type.Optional(ScaleParams),
       queueDrain: Type.Optional(QueueDrainParams),
+      queueReplay: Type.Optional(QueueReplayParams),
     },
     { description: 'One remediation step; the parameters block named like its type.' },
   ),
@@ -113,6 +171,16 @@ export const Action = withRules(
     fieldPath: '.queueDrain',
   },
   {
+    rule: "self.type == 'queueReplay' || !has(self.queueReplay)",
+    message: 'queueReplay parameters given for another action type',
+    fieldPath: '.queueReplay',
+  },
+  {
+    rule: "self.type != 'queueReplay' || has(self.queueReplay)",
+    message: 'action queueReplay needs its queueReplay parameters',
+    fieldPath: '.queueReplay',
+  },
+  {
     rule: "self.type == 'rolloutRestart' || !has(self.rolloutRestart)",
     message: 'rolloutRestart parameters given for another action type',
     fieldPath: '.rolloutRestart',
@@ -125,6 +193,79 @@ export function actionList(description: string) {
   return Type.Array(Action, { minItems: 1, maxItems: MAX_ACTIONS, description });
 }
 
+/** JSON field paths: `status`, `checks.db.status`, `checks[0].state`. */
+export const JSON_FIELD_PATH_PATTERN = '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+|\\[[0-9]{1,4}\\])*$';
+
+export const HttpCheck = withRules(
+  Type.Object(
+    {
+      url: Type.Optional(
+        Type.String({
+          maxLength: 2048,
+          pattern: '^https?://[^/@?#]+([/?#].*)?$',
+          description: 'The endpoint to GET, http or https, without credentials.',
+        }),
+      ),
+      service: Type.Optional(
+        Type.Object(
+          {
+            name: Type.String({
+              minLength: 1,
+              maxLength: 63,
+              pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$',
+              description: "A Service in the incident's namespace.",
+            }),
+            port: Type.Integer({ minimum: 1, maximum: 65535, description: 'The Service port.' }),
+            path: Type.String({
+              maxLength: 1024,
+              pattern: '^/',
+              default: '/',
+              description: 'The request path, such as /api/v1/health.',
+            }),
+            scheme: stringEnum(['http', 'https'] as const, { default: 'http' }),
+          },
+          { description: 'GET <scheme>://<name>.<namespace>.svc:<port><path>.' },
+        ),
+      ),
+      expectedStatus: Type.Integer({
+        minimum: 100,
+        maximum: 599,
+        default: 200,
+        description: 'The HTTP status a healthy endpoint answers.',
+      }),
+      jsonPath: Type.Optional(
+        Type.String({
+          maxLength: 256,
+          pattern: JSON_FIELD_PATH_PATTERN,
+          description:
+            'A field of the JSON body that must equal expectedValue, such as status or checks.db.status.',
+        }),
+      ),
+      expectedValue: Type.Optional(
+        Type.String({
+          maxLength: 1024,
+          description:
+            'What the jsonPath field must be: a string field equal to it, or a number, boolean or null written the same way (true, 200).',
+        }),
+      ),
+      interval: duration('How often the check runs while the incident is Verifying.', '10s'),
+      timeout: duration('How long one request may take.', '5s'),
+      holdFor: duration('How long the check must pass without a failure in between.', '1m'),
+    },
+    { description: 'An HTTP health check that must pass for holdFor.' },
+  ),
+  {
+    rule: 'has(self.url) != has(self.service)',
+    message: 'give the endpoint exactly one way: url or service',
+  },
+  {
+    rule: 'has(self.jsonPath) == has(self.expectedValue)',
+    message: 'jsonPath and expectedValue go together',
+    fieldPath: '.expectedValue',
+  },
+);
+export type HttpCheck = Static<typeof HttpCheck>;
+
 export const Verification = Type.Object(
   {
     promQL: Type.Optional(
@@ -135,13 +276,17 @@ export const Verification = Type.Object(
       }),
     ),
     holdFor: duration('How long promQL must hold without a break.', '15m'),
+    http: Type.Optional(HttpCheck),
     alertResolved: Type.Boolean({
       default: false,
       description: 'Also wait for the alert that raised the incident to resolve.',
     }),
     timeout: duration('How long verification may take after the action before it counts as failed.', '30m'),
   },
-  { description: 'What proves the service recovered. A completed rollout is always required.' },
+  {
+    description:
+      'What proves the service recovered: every condition given must hold. A completed rollout is always required.',
+  },
 );
 export type Verification = Static<typeof Verification>;
 

@@ -106,6 +106,12 @@ export class Metrics {
     labelNames: ['alertname'] as const,
     registers: [this.registry],
   });
+  readonly queueMessages = new Counter({
+    name: 'selfheal_queue_messages_total',
+    help: 'RabbitMQ messages handled by queue actions, by operation (moved, replayed, purged).',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
   readonly workqueueDepth = new Gauge({
     name: 'selfheal_workqueue_depth',
     help: 'Keys waiting in the work queue.',

@@ -120,6 +120,35 @@ describe('Alertmanager', () => {
 });
 
 describe('Prometheus', () => {
+  it("scrapes RabbitMQ's own per-queue metrics (rabbitmq_prometheus)", async () => {
+    const prom = started(env.prometheus, 'Prometheus');
+    const rabbit = started(env.rabbitmq, 'RabbitMQ');
+    const queue = `scraped-${Date.now()}`;
+    const connection = await amqp.connect(rabbit.amqpUrl);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: false, autoDelete: false });
+      for (let i = 0; i < 42; i++) channel.sendToQueue(queue, Buffer.from(String(i)));
+      await channel.waitForConfirms();
+      const query = `rabbitmq_queue_messages_ready{service="rabbitmq",queue="${queue}"}`;
+      const sample = await eventually(
+        'Prometheus to have scraped the queue depth',
+        async () => {
+          const { data } = await axios.get<{ data: { result: { value: [number, string] }[] } }>(
+            `${prom.url}/api/v1/query`,
+            { params: { query } },
+          );
+          return data.data.result.find((r) => r.value[1] === '42');
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      expect(sample.value[1]).toBe('42');
+      await channel.deleteQueue(queue);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('scrapes a local target and answers an instant query with its value', async () => {
     const prom = started(env.prometheus, 'Prometheus');
     const target = new StandInServer(() => ({

@@ -109,8 +109,15 @@ const scale = (params: Json) => withAction({ type: 'scale', scale: params });
 const drain = (params: Json) =>
   withAction({
     type: 'queueDrain',
-    queueDrain: { connectionSecretRef: { name: 'mq', key: 'url' }, queue: 'orders', ...params },
+    queueDrain: { connectionSecretRef: { name: 'mq' }, queue: 'orders', ...params },
   });
+const replay = (params: Json) =>
+  withAction({
+    type: 'queueReplay',
+    queueReplay: { connectionSecretRef: { name: 'mq' }, parkingQueue: 'orders.parked', ...params },
+  });
+const http = (check: Json) => incident({ verification: { http: check } });
+const healthUrl = 'http://api.shop.svc:8080/api/v1/health';
 const alertSource = {
   type: 'alertmanager',
   alertName: 'ApiDown',
@@ -163,6 +170,141 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     'incidents',
     drain({ mode: 'delete', parkingQueue: 'p' }),
     'spec.actions[0].queueDrain.mode',
+  ],
+  [
+    'purge without the explicit opt-in',
+    'incidents',
+    drain({ mode: 'purge' }),
+    'spec.actions[0].queueDrain.allowPurge',
+  ],
+  [
+    'purge with allowPurge false',
+    'incidents',
+    drain({ mode: 'purge', allowPurge: false }),
+    'spec.actions[0].queueDrain.allowPurge',
+  ],
+  [
+    'consumer scaling outside waitForConsumers',
+    'incidents',
+    drain({ mode: 'move', parkingQueue: 'p', scaleConsumers: { delta: 1 } }),
+    'spec.actions[0].queueDrain.scaleConsumers',
+  ],
+  [
+    'consumer scaling with replicas and delta',
+    'incidents',
+    drain({ mode: 'waitForConsumers', scaleConsumers: { replicas: 3, delta: 1 } }),
+    'spec.actions[0].queueDrain.scaleConsumers',
+  ],
+  [
+    'connection Secret name not a DNS name',
+    'incidents',
+    withAction({
+      type: 'queueDrain',
+      queueDrain: { connectionSecretRef: { name: 'Rabbit_MQ' }, queue: 'q', mode: 'waitForConsumers' },
+    }),
+    'spec.actions[0].queueDrain.connectionSecretRef.name',
+  ],
+  [
+    'queueReplay without its parameters',
+    'incidents',
+    withAction({ type: 'queueReplay' }),
+    'spec.actions[0].queueReplay',
+  ],
+  [
+    'queueReplay parameters on another action',
+    'incidents',
+    withAction({
+      type: 'rolloutRestart',
+      queueReplay: { connectionSecretRef: { name: 'mq' }, parkingQueue: 'p' },
+    }),
+    'spec.actions[0].queueReplay',
+  ],
+  [
+    'replay without a parking queue',
+    'incidents',
+    withAction({ type: 'queueReplay', queueReplay: { connectionSecretRef: { name: 'mq' } } }),
+    'spec.actions[0].queueReplay.parkingQueue',
+  ],
+  [
+    'replay onto the parking queue itself',
+    'incidents',
+    replay({ queue: 'orders.parked' }),
+    'spec.actions[0].queueReplay.queue',
+  ],
+  [
+    'health check with url and service',
+    'incidents',
+    http({ url: healthUrl, service: { name: 'api', port: 80 } }),
+    'spec.verification.http',
+  ],
+  ['health check without an endpoint', 'incidents', http({}), 'spec.verification.http'],
+  [
+    'health check URL with credentials',
+    'incidents',
+    http({ url: 'http://admin:pw@api:8080/health' }),
+    'spec.verification.http.url',
+  ],
+  ['health check URL not http', 'incidents', http({ url: 'ftp://api/health' }), 'spec.verification.http.url'],
+  [
+    'health check Service port 0',
+    'incidents',
+    http({ service: { name: 'api', port: 0 } }),
+    'spec.verification.http.service.port',
+  ],
+  [
+    'health check Service name not a DNS label',
+    'incidents',
+    http({ service: { name: 'api.v1', port: 80 } }),
+    'spec.verification.http.service.name',
+  ],
+  [
+    'health check path without a leading slash',
+    'incidents',
+    http({ service: { name: 'api', port: 80, path: 'health' } }),
+    'spec.verification.http.service.path',
+  ],
+  [
+    'health check value without a field',
+    'incidents',
+    http({ url: healthUrl, expectedValue: 'ok' }),
+    'spec.verification.http.expectedValue',
+  ],
+  [
+    'health check field without a value',
+    'incidents',
+    http({ url: healthUrl, jsonPath: 'status' }),
+    'spec.verification.http.expectedValue',
+  ],
+  [
+    'health check field path with spaces',
+    'incidents',
+    http({ url: healthUrl, jsonPath: 'checks db', expectedValue: 'up' }),
+    'spec.verification.http.jsonPath',
+  ],
+  [
+    'health check status out of range',
+    'incidents',
+    http({ url: healthUrl, expectedStatus: 700 }),
+    'spec.verification.http.expectedStatus',
+  ],
+  [
+    'health check interval not a duration',
+    'incidents',
+    http({ url: healthUrl, interval: 'often' }),
+    'spec.verification.http.interval',
+  ],
+  [
+    'purge without opt-in in a policy',
+    'remediationpolicies',
+    policy({
+      actions: [
+        {
+          type: 'queueDrain',
+          queueDrain: { connectionSecretRef: { name: 'mq' }, queue: 'q', mode: 'purge' },
+        },
+      ],
+    }),
+    'spec.actions[0].queueDrain.allowPurge',
   ],
   ['actions and policyRef together', 'incidents', incident({ policyRef: { name: 'p' } }), 'spec.policyRef'],
   [
@@ -693,6 +835,83 @@ describe('valid changes a person makes are accepted', () => {
       updates: [first, second],
       roles: { incidentCommander: 'carol', communicationsLead: 'bob', technicalLead: 'dave', scribe: 'erin' },
     });
+  });
+
+  it('accepts the queue actions and the HTTP health check, and fills their defaults', async () => {
+    const name = await create(
+      'incidents',
+      incident({
+        actions: [
+          {
+            type: 'queueDrain',
+            queueDrain: {
+              connectionSecretRef: { name: 'mq' },
+              queue: 'orders',
+              parkingQueue: 'orders.parked',
+            },
+          },
+          {
+            type: 'queueDrain',
+            queueDrain: {
+              connectionSecretRef: { name: 'mq' },
+              queue: 'orders',
+              mode: 'purge',
+              allowPurge: true,
+            },
+          },
+          {
+            type: 'queueDrain',
+            queueDrain: {
+              connectionSecretRef: { name: 'mq' },
+              queue: 'orders',
+              mode: 'waitForConsumers',
+              threshold: 100,
+              scaleConsumers: { delta: 2, max: 10 },
+            },
+          },
+          {
+            type: 'queueReplay',
+            queueReplay: {
+              connectionSecretRef: { name: 'mq' },
+              parkingQueue: 'orders.parked',
+              queue: 'orders',
+            },
+          },
+        ],
+        verification: {
+          http: {
+            service: { name: 'api', port: 8080, path: '/api/v1/health' },
+            jsonPath: 'checks[0].status',
+            expectedValue: 'ok',
+          },
+        },
+      }),
+    );
+    const stored = (await objects.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'incidents',
+      name,
+    })) as { spec: Json };
+    expect(stored.spec).toMatchObject({
+      actions: [
+        { queueDrain: { vhost: '/', mode: 'move', threshold: 0, allowPurge: false, timeout: '10m' } },
+        { queueDrain: { mode: 'purge', allowPurge: true } },
+        { queueDrain: { mode: 'waitForConsumers', scaleConsumers: { delta: 2, max: 10 } } },
+        { queueReplay: { vhost: '/', parkingQueue: 'orders.parked', queue: 'orders', timeout: '10m' } },
+      ],
+      verification: {
+        http: {
+          service: { name: 'api', port: 8080, path: '/api/v1/health', scheme: 'http' },
+          expectedStatus: 200,
+          interval: '10s',
+          timeout: '5s',
+          holdFor: '1m',
+        },
+      },
+    });
+    await create('incidents', http({ url: healthUrl }));
   });
 
   it('fills the defaults a user would expect', async () => {

@@ -325,11 +325,12 @@ export const scaleTo = (replicas: number): Action => ({ type: 'scale', scale: { 
 export const queueDrain: Action = {
   type: 'queueDrain',
   queueDrain: {
-    connectionSecretRef: { name: 'rabbitmq', key: 'uri' },
+    connectionSecretRef: { name: 'rabbitmq' },
     vhost: '/',
     queue: 'orders',
     mode: 'waitForConsumers',
     threshold: 0,
+    allowPurge: false,
     timeout: '10m',
   },
 };

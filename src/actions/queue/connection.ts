@@ -1,0 +1,108 @@
+// The RabbitMQ connection Secret: its keys, the parser that checks them (errors name the Secret and
+// the key, never a value), and the adapter that reads it from the API server.
+import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { QueueFailure } from './failure.ts';
+
+/** The keys of a connection Secret (see docs/queue-drain.md). All four are required. */
+export const CONNECTION_SECRET_KEYS = {
+  amqpUrl: 'amqp-url',
+  managementUrl: 'management-url',
+  username: 'username',
+  password: 'password',
+} as const;
+
+/** Where and as whom to reach one broker. The vhost comes from the action, not from here. */
+export interface RabbitConnection {
+  /** `amqp://host:port` or `amqps://host:port`, without credentials or vhost. */
+  amqpUrl: string;
+  /** `http(s)://host:port[/prefix]`, the management plugin's base URL, without credentials. */
+  managementUrl: string;
+  username: string;
+  password: string;
+}
+
+export interface SecretRef {
+  namespace: string;
+  name: string;
+}
+
+/** Decoded Secret data (key → UTF-8 value), or undefined when the Secret does not exist. */
+export interface SecretReader {
+  read(ref: SecretRef): Promise<Record<string, string> | undefined>;
+}
+
+export class KubeSecretReader implements SecretReader {
+  private readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async read({ namespace, name }: SecretRef): Promise<Record<string, string> | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ name, namespace });
+      return Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([key, value]) => [
+          key,
+          Buffer.from(value, 'base64').toString(),
+        ]),
+      );
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+}
+
+function parseUrl(secret: string, key: string, value: string, protocols: string[]): URL {
+  const problem = (what: string) =>
+    new QueueFailure('InvalidConnectionSecret', `connection Secret ${secret}: key ${key} ${what}`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw problem('is not a URL');
+  }
+  if (!protocols.includes(url.protocol))
+    throw problem(`must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
+  if (url.username || url.password)
+    throw problem(`must not carry credentials: put them under the keys username and password`);
+  return url;
+}
+
+/**
+ * Checks a connection Secret's data. `ref` only names the Secret in errors. Credentials are kept out
+ * of the URLs, so a URL can appear in a message or log without revealing them.
+ */
+export function parseConnectionSecret(
+  ref: SecretRef,
+  data: Record<string, string> | undefined,
+): RabbitConnection {
+  const secret = `${ref.namespace}/${ref.name}`;
+  if (data === undefined)
+    throw new QueueFailure('InvalidConnectionSecret', `connection Secret ${secret} does not exist`);
+  const value = (key: string): string => {
+    const found = data[key];
+    if (found === undefined || found.trim() === '')
+      throw new QueueFailure(
+        'InvalidConnectionSecret',
+        `connection Secret ${secret} has no key ${key} (it needs ${Object.values(CONNECTION_SECRET_KEYS).join(', ')})`,
+      );
+    return found;
+  };
+  const keys = CONNECTION_SECRET_KEYS;
+  const amqp = parseUrl(secret, keys.amqpUrl, value(keys.amqpUrl), ['amqp:', 'amqps:']);
+  if (amqp.pathname !== '' && amqp.pathname !== '/')
+    throw new QueueFailure(
+      'InvalidConnectionSecret',
+      `connection Secret ${secret}: key ${keys.amqpUrl} must not name a vhost (the action's vhost is used)`,
+    );
+  const management = parseUrl(secret, keys.managementUrl, value(keys.managementUrl), ['http:', 'https:']);
+  return {
+    amqpUrl: `${amqp.protocol}//${amqp.host}`,
+    managementUrl: management.href.replace(/\/+$/, ''),
+    // Secrets written with `echo` often end in a newline: it is never part of a credential.
+    username: value(keys.username).replace(/\r?\n$/, ''),
+    password: value(keys.password).replace(/\r?\n$/, ''),
+  };
+}

@@ -1,0 +1,90 @@
+// Why a queue job failed, as a CamelCase reason a condition or attempt can carry, and whether trying
+// again could help. Every failure names the target (vhost and queue) and the step; none carries a
+// credential.
+
+export const QUEUE_FAILURE_REASONS = [
+  /** The connection Secret is missing, or a key is missing or malformed. */
+  'InvalidConnectionSecret',
+  /** The connection Secret could not be read (the API server did not answer). */
+  'SecretUnavailable',
+  /** The broker refused the username and password (management API or AMQP). */
+  'AuthenticationFailed',
+  /** The user logged in but may not do this (no management tag, no permission on the vhost). */
+  'AccessRefused',
+  'VhostNotFound',
+  'QueueNotFound',
+  /** The broker could not be reached, or the connection was lost and could not be re-established. */
+  'BrokerUnavailable',
+  /** The broker returned a message as unroutable (the destination queue vanished mid-move). */
+  'DestinationUnroutable',
+  /** The broker nacked a publish (a full destination with overflow reject-publish, for example). */
+  'PublishRejected',
+  /** The broker closed a channel for another reason (a precondition, a resource limit). */
+  'ChannelClosed',
+  'Timeout',
+  /** The caller aborted the job (a lost leader lease). Unsettled messages are back in their queue. */
+  'Aborted',
+] as const;
+export type QueueFailureReason = (typeof QUEUE_FAILURE_REASONS)[number];
+
+/** Reasons a later try may overcome on its own; the others need a person to change something. */
+const RETRYABLE: ReadonlySet<QueueFailureReason> = new Set([
+  'SecretUnavailable',
+  'BrokerUnavailable',
+  'Aborted',
+]);
+
+export class QueueFailure extends Error {
+  readonly reason: QueueFailureReason;
+
+  constructor(reason: QueueFailureReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueueFailure';
+    this.reason = reason;
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.reason);
+  }
+}
+
+/** Where a failure happened: `queue orders in vhost / (moving to orders.parked)`. */
+export function where(vhost: string, queue: string, step?: string): string {
+  return `queue ${queue} in vhost ${vhost}${step ? ` (${step})` : ''}`;
+}
+
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
+/**
+ * An amqplib error as a QueueFailure: socket errors and forced closes (a broker restart) are
+ * BrokerUnavailable; a 404 channel close is the missing queue; 403 on the handshake is a login
+ * refused. `context` says what was being done, for the message.
+ */
+export function classifyAmqpError(error: unknown, context: string): QueueFailure {
+  if (error instanceof QueueFailure) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = errorCode(error);
+  const fail = (reason: QueueFailureReason, what: string) =>
+    new QueueFailure(reason, `${context}: ${what}`, { cause: error });
+  if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return fail('BrokerUnavailable', message);
+  if (/ACCESS.REFUSED/.test(message) && /Login was refused/i.test(message))
+    return fail('AuthenticationFailed', 'the broker refused the username and password');
+  if (/ACCESS.REFUSED/.test(message)) return fail('AccessRefused', message);
+  if (code === 404 || /NOT.FOUND/.test(message)) return fail('QueueNotFound', message);
+  if (/CONNECTION.FORCED|Connection closed|Socket closed|Unexpected close|heartbeat/i.test(message))
+    return fail('BrokerUnavailable', message);
+  return fail('ChannelClosed', message);
+}
