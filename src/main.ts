@@ -23,7 +23,10 @@ import type { RemediationPolicy } from './api/policy.ts';
 import type { StatusComponent } from './api/statuscomponent.ts';
 import { ConfigError, helpText, parseConfig, type OperatorConfig } from './config.ts';
 import { Notifier } from './escalation/notifier.ts';
-import { KubeSecretReader } from './escalation/secrets.ts';
+import { QueueEngine } from './actions/queue/engine.ts';
+import { QueueJobs } from './actions/queue/runner.ts';
+import { KubeSecretReader } from './runtime/secrets.ts';
+import { HttpHealthChecker } from './verify/http.ts';
 import { IncidentCache } from './incidents/cache.ts';
 import { KubeContextReader } from './incidents/context.ts';
 import { NotificationDispatcher } from './incidents/notify.ts';
@@ -244,9 +247,18 @@ async function main(): Promise<void> {
   });
   const leaderStatus = new KubeStatusWriter(leaderClients, 'selfheal');
   const leaderCore = leaderClients.makeApiClient(CoreV1Api);
+  const secrets = new KubeSecretReader(leaderCore);
+  const isLeader = () => elector?.isLeader() ?? true;
+  const jobs = new QueueJobs({
+    engine: new QueueEngine({ clock, metrics, logger }),
+    secrets,
+    clock,
+    settled: (key) => incidentController.enqueue(key),
+    mayRun: isLeader,
+  });
   const dispatcher = new NotificationDispatcher({
     notifier: Notifier.create({
-      secrets: new KubeSecretReader(leaderCore),
+      secrets,
       pagerDutyUrl: config.escalation.pagerDutyUrl,
       // Like every request of the leader: none still in flight when another replica takes over.
       timeoutMs: Math.min(config.escalation.notificationTimeoutMs, config.requestTimeoutMs),
@@ -255,7 +267,7 @@ async function main(): Promise<void> {
     }),
     settings: config.incidents,
     linkTemplates: config.escalation.linkTemplates,
-    mayWrite: () => elector?.isLeader() ?? true,
+    mayWrite: isLeader,
     concurrency: 8,
     clock,
     metrics,
@@ -281,6 +293,8 @@ async function main(): Promise<void> {
       events,
       readIncident: incidentReader(leaderClients),
       dispatcher,
+      jobs,
+      health: new HttpHealthChecker(),
       context: new KubeContextReader(leaderClients.makeApiClient(AppsV1Api), leaderCore),
       drafts: new KubeDraftWriter(leaderCore),
       actions: ACTIONS,
@@ -466,6 +480,7 @@ async function main(): Promise<void> {
     poller?.stop();
     await webhook.close();
     await Promise.all([incidentController.stop(), policyController.stop()]);
+    jobs.abortAll('shutting down');
     // Before the lease is handed back: once it is, another replica may act at once.
     await elector?.stop();
     await Promise.all(Object.values(caches).map((cache) => cache.stop()));

@@ -11,6 +11,20 @@ export interface Refusal {
   message: string;
 }
 
+/** Where a long-running effect (a queue drain) stands, as the leader's job registry reports it. */
+export type JobView =
+  | { state: 'running'; done?: number; total?: number; message: string }
+  | { state: 'succeeded'; skipped: boolean; message: string }
+  | { state: 'failed'; reason: string; message: string };
+
+/** The leader's background jobs, one per attempt marker; started again after a crash, they resume. */
+export interface ActionJobs {
+  view(marker: string): JobView | undefined;
+  /** Starts the attempt's job unless it runs (or ran) already: one run per marker. */
+  /** `owner` is the incident's key, woken when the job ends. */
+  start(marker: string, request: { owner: string; namespace: string; action: Action; deadline: Date }): void;
+}
+
 /** What an attempt fixes when its intent is recorded, so that its effect is the same every time. */
 export interface AttemptIntent {
   /** Unique per incident and attempt: the marker the effect carries. */
@@ -41,4 +55,10 @@ export interface RemediationAction {
   effect(intent: AttemptIntent): object;
   /** Whether the workload carries this attempt's effect right now. */
   carries(workload: Workload, intent: AttemptIntent): boolean;
+  /**
+   * Set for actions whose work is a background job (a queue drain): their patch only claims the
+   * workload (and, for waitForConsumers, scales it); once that is applied the job runs, and the
+   * job's outcome, not a rollout, ends the attempt.
+   */
+  readonly runsJob?: true;
 }

@@ -245,6 +245,15 @@ export const Attempt = Type.Object({
     'When the attempt was recorded, before it acted; a restart sets restartedAt to exactly this.',
   ),
   appliedAt: Type.Optional(timestamp('When its effect was seen on the target.')),
+  done: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'For a queue action: messages handled so far (in steps of a tenth).',
+    }),
+  ),
+  total: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'For a queue action: the backlog measured when it began.' }),
+  ),
   targetReplicas: Type.Optional(
     Type.Integer({
       minimum: 0,
@@ -367,6 +376,9 @@ export const IncidentStatus = Type.Object({
     Type.Object({
       startedAt: timestamp('When verification of the last successful attempt began.'),
       passingSince: Type.Optional(timestamp('Since when the PromQL check has held without a break.')),
+      httpPassingSince: Type.Optional(
+        timestamp('Since when the HTTP health check has passed without a failure in between.'),
+      ),
       message: Type.Optional(Type.String({ maxLength: 1024, description: 'Where verification stands.' })),
     }),
   ),

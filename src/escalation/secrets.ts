@@ -6,59 +6,12 @@
 // Surrounding whitespace is trimmed (a Secret written with `echo` ends in a newline). A missing
 // Secret, key or malformed value is a permanent failure that names the receiver, the Secret and the
 // key, never the value.
-import { ApiException, type CoreV1Api } from '@kubernetes/client-node';
 import type { Receiver } from '../api/remediation.ts';
+import { SecretAccessError, type SecretReader } from '../runtime/secrets.ts';
 import { errorMessage } from '../telemetry/logger.ts';
 import type { ReceiverCredentials } from './delivery.ts';
 
-/** Reads one Secret's data, decoded; undefined when the Secret does not exist. */
-export interface SecretReader {
-  read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
-}
-
-/** A Secret could not be read: `retriable` says whether trying again later may help. */
-export class SecretAccessError extends Error {
-  readonly retriable: boolean;
-
-  constructor(message: string, retriable: boolean, options?: ErrorOptions) {
-    super(message, options);
-    this.retriable = retriable;
-  }
-}
-
-export class KubeSecretReader implements SecretReader {
-  private readonly core: CoreV1Api;
-
-  constructor(core: CoreV1Api) {
-    this.core = core;
-  }
-
-  async read(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    let secret;
-    try {
-      secret = await this.core.readNamespacedSecret({ name, namespace });
-    } catch (error) {
-      if (error instanceof ApiException) {
-        const code = error.code;
-        if (code === 404) return undefined;
-        if (code === 401 || code === 403)
-          throw new SecretAccessError(
-            `the operator may not read it (${code}): grant its ServiceAccount get on secrets in namespace ${namespace}`,
-            false,
-            { cause: error },
-          );
-        throw new SecretAccessError(`the API server answered ${code}`, true, { cause: error });
-      }
-      throw new SecretAccessError(errorMessage(error), true, { cause: error });
-    }
-    return Object.fromEntries(
-      Object.entries(secret.data ?? {}).map(([key, value]) => [
-        key,
-        Buffer.from(value, 'base64').toString('utf8'),
-      ]),
-    );
-  }
-}
+export { KubeSecretReader, SecretAccessError, type SecretReader } from '../runtime/secrets.ts';
 
 export type CredentialsResult =
   { ok: true; credentials: ReceiverCredentials } | { ok: false; retriable: boolean; message: string };

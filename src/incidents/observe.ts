@@ -5,13 +5,18 @@
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { Incident } from '../api/incident.ts';
 import type { RemediationPolicy } from '../api/policy.ts';
+import type { ActionJobs, JobView } from '../actions/action.ts';
 import { claimOf } from '../actions/claim.ts';
+import { parseDuration } from '../api/durations.ts';
+import type { HttpCheck } from '../api/remediation.ts';
+import type { HttpObservation } from '../verify/http.ts';
 import type { TargetRef, Workload, WorkloadCache } from '../actions/workload.ts';
 import type { PromQL } from '../verify/prometheus.ts';
 import { rolloutState } from '../verify/rollout.ts';
 import { errorMessage } from '../telemetry/logger.ts';
 import type { IncidentCache } from './cache.ts';
 import {
+  markerFor,
   remediationOf,
   type ClaimObservation,
   type Observations,
@@ -35,6 +40,10 @@ export interface ObserveDeps {
   settings: IncidentSettings;
   /** Undefined when no Prometheus is configured: a PromQL verification then says so. */
   prometheus?: PromQL;
+  /** The leader's background jobs (queue actions). */
+  jobs?: ActionJobs;
+  /** Runs a verification's HTTP health check. */
+  health?: { check(check: HttpCheck, namespace: string, timeoutMs: number): Promise<HttpObservation> };
 }
 
 async function checkPromQL(expression: string, prometheus: PromQL | undefined): Promise<PromQLObservation> {
@@ -66,16 +75,19 @@ export function observeClaim(
   };
 }
 
-/** Whether the verification's PromQL result is needed in this pass (verifying, or about to). */
-function needsPromQL(incident: Incident, workload: Workload | undefined): boolean {
+/** Whether the verification's checks are needed in this pass (verifying, or about to). */
+function needsVerificationChecks(
+  incident: Incident,
+  workload: Workload | undefined,
+  job: JobView | undefined,
+): boolean {
   const phase = incident.status?.phase;
   if (phase === 'Verifying') return true;
   // The pass that completes the attempt also starts verification: check now, so that one write
   // records both.
   const running = incident.status?.attempts?.find((a) => a.result === 'Running');
-  return phase === 'Remediating' && running?.appliedAt !== undefined && workload !== undefined
-    ? rolloutState(workload).state === 'complete'
-    : false;
+  if (phase !== 'Remediating' || running?.appliedAt === undefined || workload === undefined) return false;
+  return job ? job.state === 'succeeded' : rolloutState(workload).state === 'complete';
 }
 
 export async function observe(incident: Incident, now: Date, deps: ObserveDeps): Promise<Observations> {
@@ -99,9 +111,18 @@ export async function observe(incident: Incident, now: Date, deps: ObserveDeps):
   const following = incident.status?.following;
   const claim = observeClaim(incident, workload, deps.incidents, now);
   const pause = deps.pause();
-  const promQL = needsPromQL(incident, workload)
-    ? remediationOf(incident, policy, deps.settings)?.verification?.promQL
+  const running = incident.status?.attempts?.find((a) => a.result === 'Running');
+  const marker = running ? markerFor(incident, running.id) : undefined;
+  const job = marker ? deps.jobs?.view(marker) : undefined;
+  const verification = needsVerificationChecks(incident, workload, job)
+    ? remediationOf(incident, policy, deps.settings)?.verification
     : undefined;
+  const promQL = verification?.promQL;
+  const httpCheck = verification?.http;
+  const http =
+    httpCheck && deps.health
+      ? await deps.health.check(httpCheck, namespace, parseDuration(httpCheck.timeout))
+      : undefined;
   return {
     now,
     ...(policy !== undefined ? { policy } : {}),
@@ -118,6 +139,8 @@ export async function observe(incident: Incident, now: Date, deps: ObserveDeps):
     ...(following ? { followed: deps.incidents.get(following.incident, namespace) ?? null } : {}),
     ...(pause ? { pause } : {}),
     ...(promQL ? { promQL: await checkPromQL(promQL, deps.prometheus) } : {}),
+    ...(job ? { job } : {}),
+    ...(http ? { http } : {}),
     otherAttemptsOnTarget,
     incidentsInStormWindow: deps.incidents.openedSince(
       new Date(now.getTime() - deps.settings.storm.windowMs),

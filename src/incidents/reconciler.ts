@@ -114,6 +114,14 @@ export class IncidentReconciler implements Reconciler {
     // Deliveries only of what the API server holds: every entry sent was recorded first.
     deps.dispatcher?.recorded(incident);
     deps.dispatcher?.dispatch(incident, observations.policy);
+    // A queue action's job, once its applied attempt is on the status (idempotent per marker).
+    if (plan.job)
+      deps.jobs?.start(plan.job.marker, {
+        owner: key,
+        namespace,
+        action: plan.job.action,
+        deadline: plan.job.deadline,
+      });
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 

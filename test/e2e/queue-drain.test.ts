@@ -3,7 +3,7 @@ import type { Message } from 'amqplib';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { eventually } from '../../hack/localenv/wait.ts';
 import { JobRegistry } from '../../src/actions/jobs.ts';
-import { KubeSecretReader } from '../../src/actions/queue/connection.ts';
+import { KubeSecretReader } from '../../src/runtime/secrets.ts';
 import { QueueEngine, type QueueProgress, type QueueResult } from '../../src/actions/queue/engine.ts';
 import { QueueFailure } from '../../src/actions/queue/failure.ts';
 import { queueJob } from '../../src/actions/queue/job.ts';
@@ -549,7 +549,7 @@ describe('as a background job of the leader', () => {
       },
     };
     const request = { namespace, attempt: 'inc-c/1', action, deadline: inAMinute() };
-    const secrets = new KubeSecretReader(kc);
+    const secrets = new KubeSecretReader(kc.makeApiClient(CoreV1Api));
     expect(jobs.start('inc-c/1', queueJob(engine, secrets, request)).state).toBe('running');
     expect(jobs.start('inc-c/1', queueJob(engine, secrets, request)).state).toBe('running');
     const final = await jobs.settled('inc-c/1');
@@ -573,7 +573,7 @@ describe('as a background job of the leader', () => {
       namespace,
       body: { metadata: { name: 'partial' }, stringData: { username: 'u' } },
     });
-    const secrets = new KubeSecretReader(kc);
+    const secrets = new KubeSecretReader(kc.makeApiClient(CoreV1Api));
     for (const [id, secret, message] of [
       ['m/1', 'missing', `connection Secret ${namespace}/missing does not exist`],
       ['p/1', 'partial', `connection Secret ${namespace}/partial has no key amqp-url`],

@@ -369,9 +369,9 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     'spec.match.labels[0].operator',
   ],
   [
-    'matcher label name with a dash',
+    'matcher label name empty',
     'remediationpolicies',
-    policy({ match: { alertName: 'A', labels: [{ name: 'x-y', value: 'y' }] } }),
+    policy({ match: { alertName: 'A', labels: [{ name: '', value: 'y' }] } }),
     'spec.match.labels[0].name',
   ],
   ['missing alert name', 'remediationpolicies', policy({ match: {} }), 'spec.match.alertName'],

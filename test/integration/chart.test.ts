@@ -116,7 +116,7 @@ describe('a server-side dry run of everything the chart renders', () => {
   });
 });
 
-const CRDS = ['incidents.selfheal.dev', 'remediationpolicies.selfheal.dev'];
+const CRDS = ['incidents.selfheal.dev', 'remediationpolicies.selfheal.dev', 'statuscomponents.selfheal.dev'];
 
 /**
  * The tier's set-up applied the CRDs with kubectl; a release takes them over once they carry Helm's

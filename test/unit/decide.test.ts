@@ -906,7 +906,6 @@ describe('decide: harm limits and missing prerequisites refuse the first attempt
       name: 'selfheal.dev/disabled=true on the namespace',
       obs: { target: target(deployment(), disabledAnnotations) },
     },
-    { reason: 'ActionUnavailable', name: 'queueDrain is not in this build', spec: { actions: [queueDrain] } },
     {
       reason: 'TargetPaused',
       name: 'rolloutRestart on a paused Deployment',
@@ -1195,11 +1194,14 @@ describe('decide: dry run', () => {
       expected: planned,
     },
     {
-      name: 'spec.dryRun with an action this build lacks',
+      name: 'spec.dryRun with a queue action',
       spec: { dryRun: true, actions: [restart, queueDrain] },
       expected: [
         planned[0],
-        { action: 'queueDrain', description: 'queueDrain (not available in this build)' },
+        {
+          action: 'queueDrain',
+          description: 'wait for consumers to bring queue orders to 0 or fewer ready messages',
+        },
       ],
     },
   ])('$name: plans every action, touches nothing, escalates with DryRun', ({ spec, obs, expected }) => {

@@ -140,7 +140,7 @@ describe('readiness', () => {
         ...matchers({ name: 'queue', operator: '=~', value: '[' }),
         actions: [queueDrain, scaleBy(1)],
       }),
-      obs: obs({ fixedTargetExists: false }),
+      obs: obs({ fixedTargetExists: false, actions: { scale: ACTIONS.scale } }),
       expected: {
         status: 'False',
         reason: 'InvalidMatcher',

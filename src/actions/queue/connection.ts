@@ -1,6 +1,5 @@
 // The RabbitMQ connection Secret: its keys, the parser that checks them (errors name the Secret and
 // the key, never a value), and the adapter that reads it from the API server.
-import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { QueueFailure } from './failure.ts';
 
 /** The keys of a connection Secret (see docs/queue-drain.md). All four are required. */
@@ -26,33 +25,7 @@ export interface SecretRef {
   name: string;
 }
 
-/** Decoded Secret data (key → UTF-8 value), or undefined when the Secret does not exist. */
-export interface SecretReader {
-  read(ref: SecretRef): Promise<Record<string, string> | undefined>;
-}
-
-export class KubeSecretReader implements SecretReader {
-  private readonly core: CoreV1Api;
-
-  constructor(kc: KubeConfig) {
-    this.core = kc.makeApiClient(CoreV1Api);
-  }
-
-  async read({ namespace, name }: SecretRef): Promise<Record<string, string> | undefined> {
-    try {
-      const secret = await this.core.readNamespacedSecret({ name, namespace });
-      return Object.fromEntries(
-        Object.entries(secret.data ?? {}).map(([key, value]) => [
-          key,
-          Buffer.from(value, 'base64').toString(),
-        ]),
-      );
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
-  }
-}
+export type { SecretReader } from '../../runtime/secrets.ts';
 
 function parseUrl(secret: string, key: string, value: string, protocols: string[]): URL {
   const problem = (what: string) =>

@@ -26,7 +26,7 @@ async function connectionFor(
   const ref = { namespace, name };
   let data;
   try {
-    data = await secrets.read(ref);
+    data = await secrets.read(ref.namespace, ref.name);
   } catch (error) {
     throw new QueueFailure(
       'SecretUnavailable',

@@ -1,7 +1,8 @@
 // Remediation attempts: choosing and starting the next one (through the harm limits), carrying its
 // effect out exactly once, following its rollout, and giving way when another incident holds the
 // workload's claim.
-import type { Attempt } from '../../api/incident.ts';
+import type { Attempt, Incident } from '../../api/incident.ts';
+import type { Action } from '../../api/remediation.ts';
 import type { AttemptIntent } from '../../actions/action.ts';
 import type { Claim } from '../../actions/claim.ts';
 import { describeTarget } from '../../actions/workload.ts';
@@ -11,9 +12,13 @@ import { countedAttempts, firstRefusal } from './limits.ts';
 import { verify } from './verification.ts';
 
 /** The marker an attempt's side effect carries: unique across incidents and attempts. */
-export function attemptMarker(d: Decision, attemptId: string): string {
-  const { metadata } = d.incident;
+export function markerFor(incident: Incident, attemptId: string): string {
+  const { metadata } = incident;
   return `${metadata.uid ?? `${metadata.namespace ?? ''}/${metadata.name ?? ''}`}/${attemptId}`;
+}
+
+export function attemptMarker(d: Decision, attemptId: string): string {
+  return markerFor(d.incident, attemptId);
 }
 
 export function intentOf(d: Decision, attempt: Attempt): AttemptIntent {
@@ -264,6 +269,10 @@ export function followAttempt(d: Decision): void {
     return;
   }
 
+  if (action.runsJob) {
+    followJob(d, index, intent.marker, params, new Date(deadline));
+    return;
+  }
   const rollout = rolloutState(workload);
   if (rollout.state === 'complete') {
     d.finishAttempt(index, 'Succeeded', rollout.message);
@@ -289,6 +298,39 @@ export function followAttempt(d: Decision): void {
   }
   // The workload's watch events wake the incident as the rollout moves; the deadline is the backstop.
   d.wakeAt(new Date(deadline));
+}
+
+/**
+ * An applied attempt whose work is a background job: started (again, after a crash or a new leader:
+ * it resumes from what the queues hold), followed in steps of a tenth, and ended by its outcome.
+ */
+function followJob(d: Decision, index: number, marker: string, params: Action, deadline: Date): void {
+  const attempt = d.attempts[index];
+  const job = d.obs.job;
+  if (!attempt) return;
+  if (!job || job.state === 'running') {
+    d.job = { marker, action: params, deadline };
+    if (job?.total !== undefined && job.done !== undefined && job.total > 0) {
+      const tenth = (n: number, total: number) => Math.floor((10 * n) / total);
+      const previous = attempt.done !== undefined && attempt.total ? tenth(attempt.done, attempt.total) : -1;
+      if (attempt.total !== job.total || tenth(job.done, job.total) !== previous)
+        d.updateAttempt(index, { done: job.done, total: job.total, message: job.message.slice(0, 1024) });
+    }
+    // The registry wakes the incident when the job ends; progress is looked at on the poll interval.
+    d.wakeIn(d.settings.pollIntervalMs);
+    d.wakeAt(deadline);
+    return;
+  }
+  if (job.state === 'failed') {
+    d.finishAttempt(index, 'Failed', `${job.reason}: ${job.message}`);
+    d.condition('Remediated', 'False', job.reason, `${attempt.id} failed: ${job.message}`);
+    retryOrEscalate(d, 'continue');
+    return;
+  }
+  d.finishAttempt(index, 'Succeeded', job.skipped ? `skipped: ${job.message}` : job.message);
+  d.condition('Remediated', 'True', 'ActionSucceeded', `${attempt.id} (${attempt.action}): ${job.message}`);
+  d.phase('Verifying', `verifying the fix of ${attempt.id}`);
+  verifyFix(d);
 }
 
 /** status.following: this incident waits for the one acting on its workload, and ends as it does. */

@@ -18,6 +18,7 @@ export class Decision {
   readonly events: PlannedEvent[] = [];
   effect: ApplyEffect | undefined;
   postMortemDraft = false;
+  job: Plan['job'];
   readonly incident: Incident;
   readonly obs: Observations;
   readonly now: Date;
@@ -148,6 +149,7 @@ export class Decision {
       events: this.events,
       ...(this.effect ? { effect: this.effect } : {}),
       ...(this.postMortemDraft ? { postMortemDraft: true } : {}),
+      ...(this.job ? { job: this.job } : {}),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };
   }

@@ -15,7 +15,7 @@ import { signal } from './signal.ts';
 import { deadlines, slaClocks } from './sla.ts';
 import type { ActionRegistry, Observations, Plan, Remediation } from './types.ts';
 
-export { attemptMarker, intentOf } from './attempts.ts';
+export { attemptMarker, intentOf, markerFor } from './attempts.ts';
 export { HARM_LIMITS } from './limits.ts';
 export { dueDeliveries, levelsOf, levelOfEntry, receiverNamed, DELIVERY_RETRY } from './escalation.ts';
 export type { DeliveryObservation, LedgerEntry } from './escalation.ts';

@@ -3,7 +3,8 @@
 import type { Attempt, Incident, IncidentStatus } from '../../api/incident.ts';
 import type { RemediationPolicy } from '../../api/policy.ts';
 import type { Action, Verification } from '../../api/remediation.ts';
-import type { AttemptIntent, RemediationAction } from '../../actions/action.ts';
+import type { AttemptIntent, JobView, RemediationAction } from '../../actions/action.ts';
+import type { HttpObservation } from '../../verify/http.ts';
 import type { Claim } from '../../actions/claim.ts';
 import type { TargetRef, Workload } from '../../actions/workload.ts';
 import type { DeliveryObservation } from './escalation.ts';
@@ -58,6 +59,10 @@ export interface Observations {
   context?: string[];
   /** The post-mortem draft ConfigMap, once created. */
   postMortemDraft?: string;
+  /** The running attempt's background job (a queue action), when this replica runs or ran it. */
+  job?: JobView;
+  /** The verification's HTTP health check, when one is configured and the incident is Verifying. */
+  http?: HttpObservation;
 }
 
 /** The one side effect a plan may carry: an attempt whose intent the stored status records. */
@@ -82,6 +87,8 @@ export interface Plan {
   effect?: ApplyEffect;
   /** Create the post-mortem draft ConfigMap (once; the next decision records it). */
   postMortemDraft?: boolean;
+  /** Start the running attempt's background job (idempotent per marker), after the status is written. */
+  job?: { marker: string; action: Action; deadline: Date };
   events: PlannedEvent[];
   /** Look again after this long (a deadline, a running check); undefined: only on change. */
   requeueAfterMs?: number;

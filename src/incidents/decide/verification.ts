@@ -43,10 +43,29 @@ function evaluate(d: Decision, v: Verification): Outcome {
       }
     }
   }
+  if (v.http) {
+    const holdMs = parseDuration(v.http.holdFor);
+    const http = d.obs.http;
+    if (!http) pending.push('health check not run yet');
+    else if (!http.passed) {
+      delete state.httpPassingSince;
+      pending.push(`health check failing: ${http.message}`);
+    } else {
+      state.httpPassingSince ??= now.toISOString();
+      const passesUntil = new Date(new Date(state.httpPassingSince).getTime() + holdMs);
+      if (now < passesUntil) {
+        pending.push(
+          `health check passes since ${state.httpPassingSince}; it must pass for ${v.http.holdFor} (until ${passesUntil.toISOString()})`,
+        );
+        d.wakeAt(passesUntil);
+      }
+    }
+  }
   if (pending.length === 0) {
     const checks = [
       v.alertResolved ? 'the alert resolved' : '',
       v.promQL ? `PromQL held for ${v.holdFor}` : '',
+      v.http ? `the health check passed for ${v.http.holdFor}` : '',
     ];
     return { state: 'passed', message: checks.filter(Boolean).join(' and ') };
   }
@@ -58,15 +77,16 @@ function evaluate(d: Decision, v: Verification): Outcome {
       message: `verification timed out after ${formatDuration(timeoutMs)}: ${pending.join('; ')}`,
     };
   d.wakeAt(deadline);
-  // Prometheus has no watch: while a check is configured, look again at the verification interval.
+  // Prometheus and health endpoints have no watch: look again at their intervals.
   if (v.promQL) d.wakeIn(d.settings.pollIntervalMs);
+  if (v.http) d.wakeIn(parseDuration(v.http.interval));
   return { state: 'pending', message: pending.join('; ') };
 }
 
 /** Runs the verification of the last successful attempt; the caller handles a failure. */
 export function verify(d: Decision): 'passed' | 'pending' | 'failed' {
   const v = d.remediation?.verification;
-  if (!v?.promQL && !v?.alertResolved) {
+  if (!v?.promQL && !v?.alertResolved && !v?.http) {
     d.condition(
       'Verified',
       'True',
