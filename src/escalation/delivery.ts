@@ -17,8 +17,10 @@ export interface Notice {
   reason?: string;
   /** The escalation level this notice belongs to. */
   level?: number;
-  /** The person's update an `update` event carries; absent: the reminder that one is due. */
+  /** The person's update an `update` event carries. */
   update?: IncidentUpdate;
+  /** An `update` that is the reminder that one is due (the cadence, the status page rule). */
+  reminder?: boolean;
   /** The ledger entry's id: webhooks receive it, so they can drop a redelivery. */
   deliveryId?: string;
 }

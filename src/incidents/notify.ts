@@ -117,6 +117,7 @@ export class NotificationDispatcher {
         deliveryId: `${uid}/${entry.id}`,
         ...(level !== undefined ? { level } : {}),
         ...(person ? { update: person } : {}),
+        ...(entry.id.startsWith('due-') ? { reminder: true } : {}),
       };
       this.inFlight.add(key);
       void this.slot(async () => {

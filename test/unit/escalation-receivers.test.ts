@@ -197,9 +197,16 @@ describe('Slack Block Kit message', () => {
     [
       'update',
       {},
-      {},
+      { reminder: true },
       ':red_circle: Update due: checkout returns 500s',
       'kubectl incident update checkout-errors -n shop --message',
+    ],
+    [
+      'update',
+      {},
+      { reason: 'automation could not fix it: 3 of 3 attempts used' },
+      ':red_circle: Update: checkout returns 500s',
+      'automation could not fix it: 3 of 3 attempts used',
     ],
     [
       'resolve',

@@ -69,7 +69,11 @@ function headline(notice: Notice): string {
     case 'acknowledge':
       return `Acknowledged${s.acknowledgedBy ? ` by ${s.acknowledgedBy}` : ''}`;
     case 'update':
-      return notice.update ? `Update from ${notice.update.author}` : 'Update due';
+      return notice.update
+        ? `Update from ${notice.update.author}`
+        : notice.reminder
+          ? 'Update due'
+          : 'Update';
     case 'resolve':
       return `Resolved${s.resolution ? ` by ${s.resolution.resolvedBy}` : ''}`;
   }
@@ -85,6 +89,7 @@ function lead(notice: Notice): string | undefined {
     case 'acknowledge':
       return `*${escapeMrkdwn(s.acknowledgedBy ?? 'Someone')}* took the incident; escalation stops.`;
     case 'update':
+      if (!notice.update && !notice.reminder) return reason ? escapeMrkdwn(reason) : undefined;
       return notice.update
         ? `>${escapeMrkdwn(notice.update.message).replaceAll('\n', '\n>')}`
         : `A status update to stakeholders is due.${reason ? ` ${escapeMrkdwn(reason)}` : ''} Post one with \`kubectl incident update ${s.name} -n ${s.namespace} --message "..."\``;
