@@ -311,6 +311,13 @@ export const Receiver = withRules(
         description:
           "The Secret key holding the credential: pagerduty, the integration's routing key; slack, the incoming-webhook URL; webhook, the URL to POST to.",
       },
+      purpose: Type.Optional(
+        stringEnum(['incident', 'status'] as const, {
+          default: 'incident',
+          description:
+            "incident: paged and told everything (escalation, updates, resolution); status: a #service-status-style channel that gets only the incident's public updates, in the words people wrote for the status page, and is never paged (slack only).",
+        }),
+      ),
       signingSecretKey: Type.Optional(
         Type.String({
           minLength: 1,
@@ -323,6 +330,11 @@ export const Receiver = withRules(
     },
     { description: 'Someone to notify.' },
   ),
+  {
+    rule: "!has(self.purpose) || self.purpose != 'status' || self.type == 'slack'",
+    message: 'a status receiver gets public updates in a Slack channel: purpose status needs type slack',
+    fieldPath: '.purpose',
+  },
   {
     rule: "self.type == 'webhook' || !has(self.signingSecretKey)",
     message: 'signingSecretKey is only for receivers of type webhook',

@@ -21,6 +21,11 @@ export interface Notice {
   update?: IncidentUpdate;
   /** An `update` that is the reminder that one is due (the cadence, the status page rule). */
   reminder?: boolean;
+  /**
+   * For a status receiver: one public update, the only thing it is told (no internal detail of the
+   * incident: the summary is not rendered).
+   */
+  public?: { title?: string; status: string; message: string; time: string };
   /** The ledger entry's id: webhooks receive it, so they can drop a redelivery. */
   deliveryId?: string;
 }

@@ -109,6 +109,8 @@ export class NotificationDispatcher {
       }
       const update = /^u([0-9]+):/.exec(entry.id);
       const person = update ? incident.spec.updates?.[Number(update[1])] : undefined;
+      const published = /^pub([0-9]+):/.exec(entry.id);
+      const publicUpdate = published ? incident.spec.public?.updates[Number(published[1])] : undefined;
       const level = levelOfEntry(entry);
       const notice: Notice = {
         event: entry.event,
@@ -118,6 +120,16 @@ export class NotificationDispatcher {
         ...(level !== undefined ? { level } : {}),
         ...(person ? { update: person } : {}),
         ...(entry.id.startsWith('due-') ? { reminder: true } : {}),
+        ...(publicUpdate
+          ? {
+              public: {
+                status: publicUpdate.status,
+                message: publicUpdate.message,
+                time: publicUpdate.time,
+                ...(incident.spec.public?.title ? { title: incident.spec.public.title } : {}),
+              },
+            }
+          : {}),
       };
       this.inFlight.add(key);
       void this.slot(async () => {

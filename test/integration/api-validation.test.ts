@@ -459,6 +459,12 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     'spec.escalation.levels[0].receivers[0].signingSecretKey',
   ],
   [
+    'a status channel that is a pager',
+    'incidents',
+    incident({ escalation: receiver('pagerduty', { purpose: 'status' }) }),
+    'spec.escalation.levels[0].receivers[0].purpose',
+  ],
+  [
     'a signing secret key that is no Secret key',
     'remediationpolicies',
     policy({

@@ -130,7 +130,29 @@ function automation(s: IncidentSummary): string {
 }
 
 /** The Block Kit message of a notice. */
+/** A public update for a status channel: the words people wrote for the status page, nothing else. */
+function publicMessage(update: NonNullable<Notice['public']>): SlackMessage {
+  const title = update.title ?? 'Service status';
+  const status = update.status.charAt(0).toUpperCase() + update.status.slice(1);
+  return {
+    text: truncate(`${title}: ${status}. ${update.message}`, 3000),
+    blocks: [
+      {
+        type: 'header',
+        text: {
+          type: 'plain_text',
+          text: truncate(`${title}: ${status}`, SLACK_LIMITS.headerText),
+          emoji: true,
+        },
+      },
+      section(escapeMrkdwn(update.message)),
+      { type: 'context', elements: [mrkdwn(`status page update · ${update.time}`)] },
+    ],
+  };
+}
+
 export function slackMessage(notice: Notice): SlackMessage {
+  if (notice.public) return publicMessage(notice.public);
   const s = notice.summary;
   const unacknowledged = (notice.event === 'trigger' || notice.event === 'update') && !s.acknowledgedBy;
   const blocks: Block[] = [

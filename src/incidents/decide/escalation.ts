@@ -97,7 +97,8 @@ class Ledger {
   }
 
   notifyLevel(level: number): void {
-    const receivers = this.levels[level - 1]?.receivers ?? [];
+    // Status channels are never paged: they get public updates only.
+    const receivers = (this.levels[level - 1]?.receivers ?? []).filter((r) => r.purpose !== 'status');
     for (const receiver of receivers) this.record(`L${level}:${receiver.name}`, receiver, 'trigger');
     const esc = (this.d.status.escalation ??= { level: 0 });
     esc.level = Math.max(esc.level, level);
@@ -213,8 +214,11 @@ export function escalation(d: Decision): void {
   } else delete esc.nextEscalationAt;
   if (acknowledged) ledger.tellTold('ack', 'acknowledge');
   if (closed && d.conditionIs('Resolved')) ledger.tellTold('resolve', 'resolve');
-  // People's updates go to the receivers that were told.
+  // People's updates go to the receivers that were told; public updates to the status channels.
   for (const [index] of (d.incident.spec.updates ?? []).entries()) ledger.tellTold(`u${index}`, 'update');
+  const statusChannels = ledger.levels.flatMap((l) => l.receivers).filter((r) => r.purpose === 'status');
+  for (const [index] of (d.incident.spec.public?.updates ?? []).entries())
+    for (const receiver of statusChannels) ledger.record(`pub${index}:${receiver.name}`, receiver, 'update');
 
   const current = ledger.level(esc.level);
   const levelFailed = esc.level > 0 && current.length > 0 && current.every((e) => e.state === 'Failed');
