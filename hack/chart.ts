@@ -1,5 +1,5 @@
 // The chart's generated parts and the manifests rendered from it (written by `npm run generate`,
-// checked by test/unit/chart-generated.test.ts):
+// checked by test/unit/chart.test.ts, "generated files"):
 //   - charts/selfheal/templates/crds/*.yaml, the CRDs of src/api wrapped in crds.enabled/crds.keep;
 //   - the `config` and `prometheusRule.disabled` parts of charts/selfheal/values.schema.json, from
 //     the operator's SETTINGS and the chart's alerts;

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
 import { SEVERITIES, type Severity } from './api/group.ts';
-import { Escalation as EscalationSchema, type Escalation } from './api/remediation.ts';
+import { Escalation as EscalationSchema, receiverRuleProblems, type Escalation } from './api/remediation.ts';
 import { parseDuration } from './api/durations.ts';
 import { parseLinkTemplates, type LinkTemplate } from './escalation/links.ts';
 import { DEFAULT_PAGERDUTY_URL } from './escalation/receivers/pagerduty.ts';
@@ -385,14 +385,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         fail(flag, `"${s}" is not one of ${SEVERITIES.join(', ')}`);
     return list as Severity[];
   };
+  const namespaceName = (flag: Flag, name: string): string =>
+    NAMESPACE_PATTERN.test(name)
+      ? name
+      : fail(flag, `"${name}" is not a namespace name (lower-case letters, digits and "-", at most 63)`);
   const namespaces = (flag: Flag): string[] => {
     const list = (str(flag) ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    for (const name of list)
-      if (!NAMESPACE_PATTERN.test(name))
-        fail(flag, `"${name}" is not a namespace name (lower-case letters, digits and "-", at most 63)`);
+    for (const name of list) namespaceName(flag, name);
     return [...new Set(list)];
   };
   const oneOf = <T extends string>(flag: Flag, allowed: readonly T[]): T => {
@@ -433,6 +435,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       fail('escalation-file', `${escalationFile}: ${(error as Error).message}`);
     }
   }
+  const ownNamespace = namespaceName('namespace', str('namespace') ?? 'selfheal-system');
   const kubeconfig = str('kubeconfig');
   const insecure = bool('webhook-insecure');
   const tokenFile = str('webhook-token-file');
@@ -463,13 +466,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const statusPageTitle = str('status-page-title') ?? '';
   if (!statusPageTitle.trim() || statusPageTitle.length > 100)
     fail('status-page-title', 'must be 1 to 100 characters, not only spaces');
-  const statusPageNamespaces = (str('status-page-namespaces') ?? '')
-    .split(',')
-    .map((n) => n.trim())
-    .filter(Boolean);
-  for (const n of statusPageNamespaces)
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
-      fail('status-page-namespaces', `"${n}" is not a namespace name`);
+  const statusPageNamespaces = namespaces('status-page-namespaces');
   const statusPage: StatusPageConfig | undefined = str('status-page-address')
     ? {
         address: address('status-page-address'),
@@ -508,7 +505,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     prometheus: { ...(prometheusUrl ? { url: prometheusUrl.replace(/\/+$/, '') } : {}), alertsIntervalMs },
     ...(unmatchedNamespace ? { unmatchedNamespace } : {}),
     ...(kubeconfig ? { kubeconfig } : {}),
-    namespace: str('namespace') ?? 'selfheal-system',
+    namespace: ownNamespace,
     watchNamespaces,
     identity: str('identity') ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,
     healthAddress: address('health-address'),
@@ -558,7 +555,12 @@ export function parseEscalationDefaults(text: string): Partial<Record<Severity, 
     const problem = Value.Errors(EscalationSchema, value)[0];
     if (problem)
       throw new Error(`${severity}${problem.instancePath.replaceAll('/', '.')}: ${problem.message}`);
-    defaults[severity as Severity] = value as Escalation;
+    const escalation = value as Escalation;
+    for (const [levelIndex, level] of escalation.levels.entries())
+      for (const [receiverIndex, receiver] of level.receivers.entries())
+        for (const { field, message } of receiverRuleProblems(receiver))
+          throw new Error(`${severity}.levels.${levelIndex}.receivers.${receiverIndex}.${field}: ${message}`);
+    defaults[severity as Severity] = escalation;
   }
   return defaults;
 }

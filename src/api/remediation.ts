@@ -294,6 +294,27 @@ export const RECEIVER_TYPES = ['pagerduty', 'slack', 'webhook'] as const;
 
 export type ReceiverType = (typeof RECEIVER_TYPES)[number];
 
+/** Rules across a receiver's fields, as CEL for the API server and as JavaScript for the operator. */
+const RECEIVER_RULES: {
+  rule: string;
+  holds: (receiver: { type: ReceiverType; purpose?: string; signingSecretKey?: string }) => boolean;
+  message: string;
+  field: string;
+}[] = [
+  {
+    rule: "!has(self.purpose) || self.purpose != 'status' || self.type == 'slack'",
+    holds: (r) => r.purpose !== 'status' || r.type === 'slack',
+    message: 'a status receiver gets public updates in a Slack channel: purpose status needs type slack',
+    field: 'purpose',
+  },
+  {
+    rule: "self.type == 'webhook' || !has(self.signingSecretKey)",
+    holds: (r) => r.type === 'webhook' || r.signingSecretKey === undefined,
+    message: 'signingSecretKey is only for receivers of type webhook',
+    field: 'signingSecretKey',
+  },
+];
+
 export const Receiver = withRules(
   Type.Object(
     {
@@ -330,21 +351,25 @@ export const Receiver = withRules(
     },
     { description: 'Someone to notify.' },
   ),
-  {
-    rule: "!has(self.purpose) || self.purpose != 'status' || self.type == 'slack'",
-    message: 'a status receiver gets public updates in a Slack channel: purpose status needs type slack',
-    fieldPath: '.purpose',
-  },
-  {
-    rule: "self.type == 'webhook' || !has(self.signingSecretKey)",
-    message: 'signingSecretKey is only for receivers of type webhook',
-    fieldPath: '.signingSecretKey',
-  },
+  ...RECEIVER_RULES.map(({ rule, message, field }) => ({ rule, message, fieldPath: `.${field}` })),
 );
 export type Receiver = Static<typeof Receiver>;
 
+/**
+ * The receiver rules the API server does not see: those of `--escalation-file`, which is read by
+ * the operator itself. Each is the JavaScript twin of a CEL rule above.
+ */
+export function receiverRuleProblems(receiver: Receiver): { field: string; message: string }[] {
+  return RECEIVER_RULES.filter(({ holds }) => !holds(receiver)).map(({ field, message }) => ({
+    field,
+    message,
+  }));
+}
+
 export const EscalationLevel = Type.Object({
-  after: duration('How long after escalation begins this level is notified (0s for at once).'),
+  after: duration(
+    'How long after escalation begins this level is notified. The first level is always notified when escalation begins; a later level is also notified early when the response target passes unacknowledged.',
+  ),
   receivers: Type.Array(Receiver, { minItems: 1, maxItems: 10 }),
 });
 

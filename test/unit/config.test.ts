@@ -580,6 +580,12 @@ describe('parseConfig: --watch-namespaces', () => {
         'invalid --watch-namespaces: "Payments" is not a namespace name (lower-case letters, digits and "-", at most 63)',
     },
     {
+      name: 'an empty own namespace',
+      argv: ['--namespace='],
+      message:
+        'invalid --namespace: "" is not a namespace name (lower-case letters, digits and "-", at most 63)',
+    },
+    {
       name: 'an unmatched-namespace the operator would not watch',
       argv: ['--watch-namespaces=shop,payments', '--unmatched-namespace=ops'],
       message:
@@ -593,6 +599,44 @@ describe('parseConfig: --watch-namespaces', () => {
     expect(parse(['--watch-namespaces=shop,ops', '--unmatched-namespace=ops']).unmatchedNamespace).toBe(
       'ops',
     );
+  });
+});
+
+describe('parseConfig: --escalation-file', () => {
+  const pager = '{ name: oncall, type: pagerduty, secretRef: { name: pd, key: routing-key } }';
+
+  it('gives default levels per severity', () => {
+    const file = playbookFile(`P1:\n  levels:\n    - after: 0s\n      receivers: [${pager}]\n`);
+    expect(parse([`--escalation-file=${file}`]).incidents.escalationDefaults).toEqual({
+      P1: {
+        levels: [
+          {
+            after: '0s',
+            receivers: [{ name: 'oncall', type: 'pagerduty', secretRef: { name: 'pd', key: 'routing-key' } }],
+          },
+        ],
+      },
+    });
+  });
+
+  it.each([
+    ['a severity that is none', `P5:\n  levels: []\n`, /: "P5" is not one of P1, P2, P3, P4$/],
+    ['no levels', `P2:\n  levels: []\n`, /: P2\.levels: /],
+    [
+      'a status channel that is a pager',
+      `P1:\n  levels:\n    - after: 0s\n      receivers:\n        - { name: s, type: pagerduty, purpose: status, secretRef: { name: pd, key: k } }\n`,
+      /: P1\.levels\.0\.receivers\.0\.purpose: a status receiver gets public updates in a Slack channel: purpose status needs type slack$/,
+    ],
+    [
+      'a signing secret on a Slack receiver',
+      `P3:\n  levels:\n    - after: 0s\n      receivers: [${pager}]\n    - after: 1h\n      receivers:\n        - { name: c, type: slack, signingSecretKey: hmac, secretRef: { name: s, key: url } }\n`,
+      /: P3\.levels\.1\.receivers\.0\.signingSecretKey: signingSecretKey is only for receivers of type webhook$/,
+    ],
+  ])('refuses %s, naming the file and the place', (_name, yaml, message) => {
+    const file = playbookFile(yaml);
+    const error = configError([`--escalation-file=${file}`]);
+    expect(error.message.startsWith(`invalid --escalation-file: ${file}: `)).toBe(true);
+    expect(error.message).toMatch(message);
   });
 });
 
@@ -779,7 +823,7 @@ describe('parseConfig: the status page', () => {
     ],
     [
       ['--status-page-address=:8082', '--status-page-namespaces=shop,Prod_EU'],
-      'invalid --status-page-namespaces: "Prod_EU" is not a namespace name',
+      'invalid --status-page-namespaces: "Prod_EU" is not a namespace name (lower-case letters, digits and "-", at most 63)',
     ],
   ])('refuses %j', (argv, message) => {
     expect(configError(argv).message).toBe(message);
