@@ -28,13 +28,15 @@ import {
   startChartOperator,
 } from '../support/release.ts';
 import { started, testEnv } from '../support/tiers.ts';
+import { WebhookSink } from '../support/webhook-sink.ts';
 
 // The chart's monitoring against a real Prometheus: the release is installed with its ServiceMonitor,
 // PrometheusRule and dashboard; the operator runs as the chart's pod would (kwok runs no containers)
 // and Prometheus scrapes it as the ServiceMonitor says, while incidents flow: remediated and verified,
-// escalated and acknowledged, resolved by people, SLAs breached under a shortened playbook, and each
-// alert's condition brought about for real (a refused patch, refused and slow Incident writes, a burst,
-// a lost leader, no replica at all). Then every dashboard query and every alert expression is
+// escalated with notifications (delivered to a webhook receiver, failed for a missing Secret),
+// acknowledged, resolved by people and their post-mortems overdue, SLAs breached under a shortened
+// playbook, and each alert's condition brought about for real (a refused patch, refused and slow
+// Incident writes, a burst, a lost leader, no replica at all). Then every dashboard query and every alert expression is
 // evaluated against Prometheus and must return data.
 const env = testEnv('e2e');
 const prometheus = started(env.prometheus, 'Prometheus');
@@ -44,6 +46,7 @@ const release = 'selfheal';
 const namespaces: string[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 const operators: OperatorProcess[] = [];
+const sink = new WebhookSink();
 const targetsFile = join(prometheus.targetsDir, 'selfheal-chart.json');
 const rulesFile = join(prometheus.rulesDir, 'selfheal-chart.yml');
 
@@ -97,7 +100,7 @@ async function customObject<T>(plural: string, version: string, group: string): 
 }
 
 beforeAll(async () => {
-  await installMonitoringCrds('e2e');
+  await Promise.all([installMonitoringCrds('e2e'), sink.start()]);
   releaseNamespace = await namespace('monitoring');
   await helmDeploy('e2e', 'install', release, releaseNamespace, {
     // The tier's set-up owns the CRDs; the integration tier tests the chart's CRD lifecycle.
@@ -110,7 +113,8 @@ beforeAll(async () => {
       // One worker, so that a burst of incidents queues up where Prometheus can see it.
       workers: 1,
     },
-    playbook: { P4: { response: '3s', resolution: '6s' } },
+    // P2 post-mortems (escalated incidents need one) are due at once; P4s breach their SLAs.
+    playbook: { P2: { postMortemDue: '1s' }, P4: { response: '3s', resolution: '6s' } },
     serviceMonitor: { enabled: true },
     prometheusRule: { enabled: true },
     grafanaDashboard: { enabled: true },
@@ -153,7 +157,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(operators.map((o) => o.stop()));
+  await Promise.all([...operators.map((o) => o.stop()), sink.close()]);
   rmSync(targetsFile, { force: true });
   rmSync(rulesFile, { force: true });
   await axios.post(`${prometheus.url}/-/reload`);
@@ -213,20 +217,70 @@ describe('incidents flow while Prometheus scrapes the operator', () => {
     ).toBe('unmatched');
   });
 
-  it('escalates, is acknowledged and resolved by people; unacknowledged P4s breach their SLAs', async () => {
+  it('escalates and notifies, is acknowledged and resolved by people, post-mortems fall overdue; unacknowledged P4s breach their SLAs', async () => {
     const ns = await namespace('monitoring-people');
     const incidents = new IncidentClient(kc, ns);
     // An opted-out workload: every incident about it escalates at once.
     await incidents.deployment('legacy', 1, { 'selfheal.dev/disabled': 'true' });
     const target = { kind: 'Deployment' as const, name: 'legacy' };
+    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'team-hook' }, stringData: { url: sink.endpoint('team') } },
+    });
+    // The team's webhook is delivered to; the Slack channel's Secret was never created.
+    const escalation = {
+      levels: [
+        {
+          after: '0s',
+          receivers: [
+            { name: 'team-hook', type: 'webhook' as const, secretRef: { name: 'team-hook', key: 'url' } },
+            { name: 'channel', type: 'slack' as const, secretRef: { name: 'slack', key: 'webhook-url' } },
+          ],
+        },
+      ],
+    };
     for (const name of ['legacy-a', 'legacy-b']) {
-      await incidents.create(name, { target, actions: [{ type: 'rolloutRestart' }] });
+      await incidents.create(name, { target, escalation, actions: [{ type: 'rolloutRestart' }] });
       await incidents.waitForPhase(name, 'Escalated');
       await patchSpec(kc, ns, name, { acknowledgedBy: 'alice' });
       await incidents.waitForPhase(name, 'Acknowledged');
       await patchSpec(kc, ns, name, { resolution: { resolvedBy: 'alice', note: 'rolled back' } });
       await incidents.waitForPhase(name, 'Resolved');
     }
+    for (const name of ['legacy-a', 'legacy-b']) {
+      const settled = await incidents.waitFor(
+        name,
+        'every notification settled, the post-mortem overdue',
+        (i) =>
+          Boolean(
+            i.status?.notifications?.length &&
+            i.status.notifications.every((n) => n.state !== 'Pending') &&
+            i.status.conditions?.some((c) => c.type === 'PostMortemOverdue' && c.status === 'True'),
+          ),
+      );
+      expect(settled.status?.notifications?.map((n) => [n.receiver, n.event, n.state]).sort()).toEqual([
+        ['channel', 'trigger', 'Failed'],
+        ['team-hook', 'acknowledge', 'Delivered'],
+        ['team-hook', 'resolve', 'Delivered'],
+        ['team-hook', 'trigger', 'Delivered'],
+      ]);
+    }
+    expect(sink.invalid).toEqual([]);
+    for (const name of ['legacy-a', 'legacy-b'])
+      expect(
+        sink
+          .deliveries('team')
+          .filter((d) => (d.body.incident as { name?: string }).name === name)
+          .map((d) => d.event),
+      ).toEqual(['trigger', 'acknowledge', 'resolve']);
+    await until(
+      'failed slack deliveries in Prometheus',
+      `sum(selfheal_notifications_total{${selector},receiver_type="slack",result="failed"}) >= 2`,
+    );
+    await until(
+      'two post-mortems overdue in Prometheus',
+      `max(selfheal_postmortems_overdue{${selector}}) >= 2`,
+    );
     for (const name of ['legacy-p4-a', 'legacy-p4-b']) {
       await incidents.create(name, { severity: 'P4', target, actions: [{ type: 'rolloutRestart' }] });
     }

@@ -2,9 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { CHART_DIR, helmTemplate, MANIFESTS_NAMESPACE } from '../../hack/chart.ts';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
+import { eventually } from '../../hack/localenv/wait.ts';
+import { API_VERSION, GROUP, VERSION } from '../../src/api/group.ts';
 import { createPolicy, listIncidents, postAlerts } from '../support/alerting.ts';
 import { helmValueArgs } from '../support/chart.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
@@ -274,20 +276,26 @@ describe('helm install in namespaced mode: Roles in the watched namespaces only'
   let payments: string;
   let elsewhere: string;
   let operator: OperatorProcess;
+  let statusPageUrl: string | undefined;
+  let notes: string;
 
   beforeAll(async () => {
     releaseNamespace = await namespace('chart-scoped');
     shop = await namespace('chart-shop');
     payments = await namespace('chart-payments');
     elsewhere = await namespace('chart-elsewhere');
-    await helmDeploy(
+    ({ stdout: notes } = await helmDeploy(
       'integration',
       'install',
       release,
       releaseNamespace,
-      { watchNamespaces: [shop, payments], config: { ...TEST_CONFIG, 'unmatched-namespace': shop } },
+      {
+        watchNamespaces: [shop, payments],
+        config: { ...TEST_CONFIG, 'unmatched-namespace': shop },
+        statusPage: { enabled: true, title: 'Shop status', namespaces: [shop] },
+      },
       { files: [join(CHART_DIR, 'ci', 'namespaced-values.yaml')] },
-    );
+    ));
   });
 
   afterAll(async () => {
@@ -313,7 +321,7 @@ describe('helm install in namespaced mode: Roles in the watched namespaces only'
   });
 
   it('acts in the watched namespaces, ingests their alerts, and leaves the others alone', async () => {
-    ({ operator } = await startChartOperator(
+    ({ operator, statusPageUrl } = await startChartOperator(
       'integration',
       kc,
       await readDeployment(kc, releaseNamespace, release),
@@ -361,6 +369,35 @@ describe('helm install in namespaced mode: Roles in the watched namespaces only'
 
     expect((await outside.get('not-mine')).status).toBeUndefined();
     expect(await outside.templateRevisions('api')).toBe(1);
+    expect(deniedByRbac(operator)).toEqual([]);
+  });
+
+  it("serves the status page from the chart's values: its title, the components of its namespaces only", async () => {
+    expect(notes).toContain(
+      `kubectl -n ${releaseNamespace} port-forward service/${release}-status-page 8082:80`,
+    );
+    expect(statusPageUrl).toBeDefined();
+    const objects = kc.makeApiClient(CustomObjectsApi);
+    // The one left out first, so that it had the better chance to reach the page when Checkout does.
+    for (const [namespace, name, displayName] of [
+      [payments, 'ledger', 'Ledger'],
+      [shop, 'checkout', 'Checkout'],
+    ] as const)
+      await objects.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: 'statuscomponents',
+        body: { apiVersion: API_VERSION, kind: 'StatusComponent', metadata: { name }, spec: { displayName } },
+      });
+    const summary = await eventually('the shop component on the status page', async () => {
+      const res = await fetch(`${statusPageUrl ?? ''}api/v2/summary.json`);
+      const body = (await res.json()) as { page: { name: string }; components: { name: string }[] };
+      return body.components.length > 0 && body;
+    });
+    expect(summary.page.name).toBe('Shop status');
+    // payments is watched, but not on the page.
+    expect(summary.components.map((c) => c.name)).toEqual(['Checkout']);
     expect(deniedByRbac(operator)).toEqual([]);
   });
 });

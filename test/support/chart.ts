@@ -91,6 +91,7 @@ export interface Container {
   args: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   volumeMounts: { name: string; mountPath: string }[];
+  ports?: { name: string; containerPort: number; protocol?: string }[];
   [field: string]: unknown;
 }
 

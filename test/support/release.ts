@@ -7,6 +7,7 @@ import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kuber
 import { stringify } from 'yaml';
 import { CHART_DIR, helm, type HelmResult } from '../../hack/chart.ts';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
+import { freePort } from '../../hack/localenv/wait.ts';
 import { helmValueArgs } from './chart.ts';
 import { kubectl } from './kube.ts';
 import { OperatorProcess } from './operator.ts';
@@ -91,6 +92,7 @@ export async function serviceAccountKubeconfig(
 
 /** The listen addresses are the pod's own; here every operator needs free loopback ports. */
 const LOCAL_ONLY = /^--(health|webhook)-address=/;
+const STATUS_PAGE_ADDRESS = '--status-page-address=';
 
 let replicas = 0;
 
@@ -98,14 +100,15 @@ let replicas = 0;
  * Starts the operator the way the chart's Deployment runs it: the container's flags, with the files
  * of its Secret and ConfigMap volumes written under a local directory standing in for their mount
  * paths, the ServiceAccount's token instead of the pod's, and POD_NAME set. kwok runs no containers,
- * so this is the pod, as far as the API server can tell.
+ * so this is the pod, as far as the API server can tell. With the chart's status page on, it listens
+ * on a free loopback port instead of the container's: `statusPageUrl`.
  */
 export async function startChartOperator(
   tier: Tier,
   kc: KubeConfig,
   deployment: V1Deployment,
   { extraArgs = [], name = 'chart' }: { extraArgs?: string[]; name?: string } = {},
-): Promise<{ operator: OperatorProcess; podName: string }> {
+): Promise<{ operator: OperatorProcess; podName: string; statusPageUrl?: string }> {
   const namespace = deployment.metadata?.namespace ?? '';
   const pod = deployment.spec?.template.spec;
   const container = pod?.containers[0];
@@ -143,16 +146,28 @@ export async function startChartOperator(
   const serviceAccount = pod.serviceAccountName ?? 'default';
   const kubeconfig = await serviceAccountKubeconfig(tier, kc, namespace, serviceAccount);
   const podName = `${deployment.metadata?.name ?? 'selfheal'}-local-${++replicas}`;
+  const statusPage = container.args?.some((a) => a.startsWith(STATUS_PAGE_ADDRESS))
+    ? `127.0.0.1:${await freePort()}`
+    : undefined;
   const operator = await OperatorProcess.start(tier, {
     name: `${name}-${podName}`,
     args: [
-      ...(container.args ?? []).filter((a) => !LOCAL_ONLY.test(a)).map(local),
+      ...(container.args ?? [])
+        .filter((a) => !LOCAL_ONLY.test(a))
+        .map((a) =>
+          statusPage && a.startsWith(STATUS_PAGE_ADDRESS) ? `${STATUS_PAGE_ADDRESS}${statusPage}` : a,
+        )
+        .map(local),
       `--kubeconfig=${kubeconfig}`,
       ...extraArgs,
     ],
     env: { POD_NAME: podName },
   });
-  return { operator, podName };
+  return {
+    operator,
+    podName,
+    ...(statusPage ? { statusPageUrl: `http://${statusPage}/` } : {}),
+  };
 }
 
 /** The Deployment as the API server holds it. */

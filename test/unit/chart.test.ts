@@ -56,7 +56,7 @@ describe('the chart over every ci/*-values.yaml', () => {
     const deployment = only(objects, 'Deployment') as Deployment;
     const serviceAccount = only(objects, 'ServiceAccount');
     expect(serviceAccount.metadata.name).toBe(deployment.spec.template.spec.serviceAccountName);
-    for (const o of [deployment, serviceAccount, only(objects, 'Service')])
+    for (const o of [deployment, serviceAccount, only(objects, 'Service', 'selfheal')])
       expect(o.metadata.labels).toMatchObject({
         'app.kubernetes.io/name': 'selfheal',
         'app.kubernetes.io/instance': 'selfheal',
@@ -112,6 +112,21 @@ describe('values.schema.json refuses what the chart does not know, naming it', (
       name: 'a misspelled severity in the playbook',
       values: { playbook: { P5: { response: '1m' } } },
       message: "at '/playbook': additional properties 'P5' not allowed",
+    },
+    {
+      name: 'a misspelled status page key',
+      values: { statusPage: { enabled: true, titel: 'Acme status' } },
+      message: "at '/statusPage': additional properties 'titel' not allowed",
+    },
+    {
+      name: 'a status page URL without its scheme',
+      values: { statusPage: { enabled: true, url: 'status.acme.example' } },
+      message: "at '/statusPage/url': 'status.acme.example' does not match pattern",
+    },
+    {
+      name: 'a blank status page title',
+      values: { statusPage: { enabled: true, title: '   ' } },
+      message: "at '/statusPage/title': '   ' does not match pattern",
     },
     {
       name: 'a misspelled securityContext field',
@@ -211,6 +226,97 @@ describe('operator flags', () => {
     ).toContain(
       'config.unmatched-namespace "ops" must be one of watchNamespaces [shop]: the operator could not see the incidents it creates there',
     );
+  });
+});
+
+describe('the status page', () => {
+  const statusPageArgs = (objects: KubeObject[]) =>
+    operatorContainer(only(objects, 'Deployment')).args.filter((a) => a.startsWith('--status-page-'));
+  const containerPorts = (objects: KubeObject[]) =>
+    (operatorContainer(only(objects, 'Deployment')).ports ?? []).map((p) => [p.name, p.containerPort]);
+
+  it('is off by default: no flag, no port, no Service of its own', async () => {
+    const objects = await renderChart({});
+    expect(statusPageArgs(objects)).toEqual([]);
+    expect(containerPorts(objects)).toEqual([
+      ['webhook', 8080],
+      ['metrics', 8081],
+    ]);
+    expect(find(objects, 'Service').map((s) => s.metadata.name)).toEqual(['selfheal']);
+  });
+
+  it('serves on a port and a Service of its own, with the address and the default title', async () => {
+    const objects = await renderChart({ statusPage: { enabled: true } });
+    expect(statusPageArgs(objects)).toEqual([
+      '--status-page-address=:8082',
+      '--status-page-title=Service status',
+    ]);
+    expect(containerPorts(objects)).toEqual([
+      ['webhook', 8080],
+      ['metrics', 8081],
+      ['status-page', 8082],
+    ]);
+    expect(only(objects, 'Service', 'selfheal-status-page')).toMatchObject({
+      metadata: { namespace: 'selfheal-system', labels: { 'app.kubernetes.io/instance': 'selfheal' } },
+      spec: {
+        type: 'ClusterIP',
+        selector: { 'app.kubernetes.io/name': 'selfheal', 'app.kubernetes.io/instance': 'selfheal' },
+        ports: [{ name: 'http', port: 80, targetPort: 'status-page', protocol: 'TCP' }],
+      },
+    });
+    // The webhook and the metrics stay on the internal Service only.
+    expect(
+      (
+        only(objects, 'Service', 'selfheal') as KubeObject & { spec: { ports: { name: string }[] } }
+      ).spec.ports.map((p) => p.name),
+    ).toEqual(['webhook', 'metrics']);
+  });
+
+  it('passes the title, URL and namespaces as written, and exposes its Service as asked', async () => {
+    const objects = await renderChart({
+      statusPage: {
+        enabled: true,
+        port: 9090,
+        title: 'Acme: "status" & more',
+        url: 'https://status.acme.example/#now',
+        namespaces: ['shop', 'payments'],
+        service: { type: 'LoadBalancer', port: 443, annotations: { 'example.com/public': 'true' } },
+      },
+    });
+    expect(statusPageArgs(objects)).toEqual([
+      '--status-page-address=:9090',
+      '--status-page-title=Acme: "status" & more',
+      '--status-page-url=https://status.acme.example/#now',
+      '--status-page-namespaces=shop,payments',
+    ]);
+    expect(containerPorts(objects)).toContainEqual(['status-page', 9090]);
+    expect(only(objects, 'Service', 'selfheal-status-page')).toMatchObject({
+      metadata: { annotations: { 'example.com/public': 'true' } },
+      spec: { type: 'LoadBalancer', ports: [{ port: 443, targetPort: 'status-page' }] },
+    });
+  });
+
+  it.each<{ name: string; values: object; message: string }>([
+    {
+      name: 'its flags in config',
+      values: { config: { 'status-page-address': ':8082' } },
+      message:
+        'config.status-page-address: the chart sets --status-page-address from statusPage (enabled, port, title, url, namespaces)',
+    },
+    {
+      name: 'a port the webhook or the metrics use',
+      values: { statusPage: { enabled: true, port: 8081 } },
+      message:
+        'statusPage.port 8081 is also in ports (webhook 8080, health 8081): the page needs a port of its own',
+    },
+    {
+      name: 'a namespace the operator does not watch',
+      values: { watchNamespaces: ['shop'], statusPage: { enabled: true, namespaces: ['shop', 'payments'] } },
+      message:
+        'statusPage.namespaces: "payments" must be one of watchNamespaces [shop]: the operator sees nothing elsewhere',
+    },
+  ])('refuses $name', async ({ values, message }) => {
+    expect(await renderError(values)).toContain(message);
   });
 });
 
