@@ -134,6 +134,10 @@ export const CHART_OWNED_FLAGS: Readonly<Record<string, string>> = {
   'renew-deadline': 'use leaderElection.renewDeadline',
   'retry-period': 'use leaderElection.retryPeriod',
   'playbook-file': 'use playbook',
+  'status-page-address': 'use statusPage.enabled and statusPage.port',
+  'status-page-title': 'use statusPage.title',
+  'status-page-url': 'use statusPage.url',
+  'status-page-namespaces': 'use statusPage.namespaces',
 };
 
 const LIST = (item: string) => `^\\s*(${item}\\s*(,\\s*${item}\\s*)*)?$`;

@@ -301,7 +301,7 @@ describe('the status page', () => {
       name: 'its flags in config',
       values: { config: { 'status-page-address': ':8082' } },
       message:
-        'config.status-page-address: the chart sets --status-page-address from statusPage (enabled, port, title, url, namespaces)',
+        "value must be 'the chart sets --status-page-address: use statusPage.enabled and statusPage.port'",
     },
     {
       name: 'a port the webhook or the metrics use',
