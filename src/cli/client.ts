@@ -11,8 +11,13 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { Incident } from '../api/incident.ts';
+import type { RemediationPolicy } from '../api/policy.ts';
 import { errorMessage } from '../telemetry/logger.ts';
-import { CliError, explainApiError, type Operation } from './errors.ts';
+import { CliError, explainApiError, POLICY_RESOURCE, statusOf, type Operation } from './errors.ts';
+
+/** One operation of a JSON patch (RFC 6902), as the plugin writes them. */
+export type JsonPatchOp =
+  { op: 'add'; path: string; value: unknown } | { op: 'replace'; path: string; value: unknown };
 
 export interface Connection {
   kubeconfig?: string;
@@ -118,7 +123,33 @@ export class IncidentsClient {
     return list.items;
   }
 
-  create(metadata: { name?: string; generateName?: string }, spec: Incident['spec']): Promise<Incident> {
+  /** The RemediationPolicy of this namespace, or undefined when it does not exist. */
+  policy(name: string): Promise<RemediationPolicy | undefined> {
+    return this.call(
+      { verb: 'get', namespace: this.namespace, name, resource: POLICY_RESOURCE },
+      async () => {
+        try {
+          return (await this.objects.getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: this.namespace,
+            plural: 'remediationpolicies',
+            name,
+          })) as RemediationPolicy;
+        } catch (error) {
+          // The policy is gone (not the API: a missing CRD answers 404 without the object's name).
+          if (error instanceof ApiException && error.code === 404 && statusOf(error).details?.name === name)
+            return undefined;
+          throw error;
+        }
+      },
+    );
+  }
+
+  create(
+    metadata: { name?: string; generateName?: string; annotations?: Record<string, string> },
+    spec: Incident['spec'],
+  ): Promise<Incident> {
     return this.call(
       { verb: 'create', namespace: this.namespace, ...(metadata.name ? { name: metadata.name } : {}) },
       () =>
@@ -152,6 +183,36 @@ export class IncidentsClient {
             body: { metadata: { resourceVersion: current.metadata.resourceVersion }, spec },
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )) as Incident;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 409 && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw explainApiError(error, { verb: 'patch', namespace: this.namespace, name, server: this.server });
+      }
+    }
+  }
+
+  /**
+   * Reads the incident, asks `change` for JSON patch operations (it may refuse with a CliError), and
+   * applies them. Appends (`add` to `.../-`) land on the list as the API server holds it, so people
+   * posting at once all get theirs in. `change` may make the version read a precondition (`replace`
+   * of metadata.resourceVersion): when someone else changed the incident in between, it reads again
+   * and asks again.
+   */
+  async jsonPatch(name: string, change: (incident: Incident) => JsonPatchOp[]): Promise<Incident> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(name);
+      const ops = change(current);
+      try {
+        return (await this.objects.patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: this.namespace,
+            plural: PLURAL,
+            name,
+            body: ops,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         )) as Incident;
       } catch (error) {
         if (error instanceof ApiException && error.code === 409 && attempt < MAX_CONFLICT_RETRIES) continue;

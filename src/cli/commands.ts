@@ -3,10 +3,14 @@
 import { stringify } from 'yaml';
 import { SEVERITIES, WORKLOAD_KINDS, type Severity, type WorkloadKind } from '../api/group.ts';
 import type { Incident, IncidentRoles } from '../api/incident.ts';
-import { MAX_UPDATE_MESSAGE, MAX_UPDATES } from '../api/incident.ts';
+import { MAX_UPDATE_MESSAGE } from '../api/incident.ts';
+import { MAX_PUBLIC_MESSAGE, PUBLIC_STATUSES } from '../api/public.ts';
+import { parseDuration } from '../api/durations.ts';
 import type { IncidentsClient } from './client.ts';
-import { CliError, RESOURCE, UsageError } from './errors.ts';
+import { AlreadyExistsError, CliError, RESOURCE, UsageError } from './errors.ts';
 import { listTable, showIncident } from './render.ts';
+import { replayIncident } from './replay.ts';
+import { parsePublicStatus, updateOps, type UpdateOps } from './updates.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -177,32 +181,63 @@ export const COMMANDS: Command[] = [
   {
     name: 'update',
     args: ['NAME'],
-    summary: 'post a status update (it resets the update reminder)',
+    summary: 'post a status update (it resets the update reminder), for the team and/or the status page',
     options: {
       message: { type: 'string', short: 'm', value: 'TEXT', help: 'what people need to know now' },
+      public: {
+        type: 'string',
+        value: 'TEXT',
+        help: 'a public update for the status page: plain language, no internal names',
+      },
+      status: {
+        type: 'string',
+        value: 'STATUS',
+        help: `the public status: ${PUBLIC_STATUSES.join(', ')} (default: the last one's, else investigating)`,
+      },
       ...BY,
     },
     examples: [
       'kubectl incident update checkout-down -n shop --message "rolled back to v41; error rate falling"',
+      'kubectl incident update checkout-down -n shop --public "Checkout works again; we are watching it." --status monitoring',
     ],
     async run(inv) {
       const name = inv.arg('NAME');
-      const message = required(inv, 'message', 'say what people need to know now');
-      if (message.length > MAX_UPDATE_MESSAGE)
+      const publicText = inv.string('public');
+      const statusText = inv.string('status');
+      if (statusText !== undefined && publicText === undefined)
+        throw new UsageError('--status goes with --public: it is the status of the public update');
+      const message =
+        publicText === undefined || inv.string('message') !== undefined
+          ? required(inv, 'message', 'say what people need to know now')
+          : undefined;
+      if (message !== undefined && message.length > MAX_UPDATE_MESSAGE)
         throw new UsageError(`--message is ${message.length} characters; at most ${MAX_UPDATE_MESSAGE} fit`);
-      const who = await caller(inv);
-      let count = 0;
-      await inv.client.modify(name, (incident) => {
-        const updates = incident.spec.updates ?? [];
-        if (updates.length >= MAX_UPDATES)
-          throw new CliError(
-            `incident "${name}" holds ${updates.length} updates, the most it can`,
-            'summarize in the post-mortem instead',
-          );
-        count = updates.length + 1;
-        return { updates: [...updates, { time: inv.now().toISOString(), author: who, message }] };
+      const publicMessage = publicText?.trim();
+      if (publicMessage === '')
+        throw new UsageError('--public needs a message: what the public should read on the status page');
+      if (publicMessage !== undefined && publicMessage.length > MAX_PUBLIC_MESSAGE)
+        throw new UsageError(
+          `--public is ${publicMessage.length} characters; at most ${MAX_PUBLIC_MESSAGE} fit`,
+        );
+      const status = statusText === undefined ? undefined : parsePublicStatus(statusText);
+      const who = message === undefined ? undefined : await caller(inv);
+      let posted: UpdateOps | undefined;
+      await inv.client.jsonPatch(name, (incident) => {
+        posted = updateOps(incident, {
+          time: inv.now().toISOString(),
+          ...(message !== undefined && who !== undefined ? { internal: { author: who, message } } : {}),
+          ...(publicMessage !== undefined
+            ? { public: { message: publicMessage, ...(status ? { status } : {}) } }
+            : {}),
+        });
+        return posted.ops;
       });
-      inv.out(`${ref(inv, name)} update ${count} posted by ${who}`);
+      if (posted?.internalCount !== undefined)
+        inv.out(`${ref(inv, name)} update ${posted.internalCount} posted by ${who ?? ''}`);
+      if (posted?.publicCount !== undefined)
+        inv.out(
+          `${ref(inv, name)} public update ${posted.publicCount} posted (${posted.publicStatus ?? ''})`,
+        );
     },
   },
   {
@@ -331,6 +366,64 @@ export const COMMANDS: Command[] = [
       const createdName = created.metadata.name ?? '';
       inv.out(`${ref(inv, createdName)} declared (${severity}) in namespace ${inv.client.namespace}`);
       inv.out(`follow it with: kubectl incident show ${createdName} -n ${inv.client.namespace}`);
+    },
+  },
+  {
+    name: 'replay',
+    args: ['NAME'],
+    summary: "send back what NAME's queueDrain move parked: a new incident replays it to its source queue",
+    options: {
+      queue: { type: 'string', value: 'QUEUE', help: 'the source queue, when NAME moved more than one' },
+      name: { type: 'string', value: 'NAME', help: 'the new incident (default: NAME-replay)' },
+      severity: { type: 'string', value: 'P1..P4', help: 'its severity (default: P4)' },
+      timeout: {
+        type: 'string',
+        value: 'DURATION',
+        help: "how long the replay may take, such as 30m (default: the move's timeout)",
+      },
+    },
+    examples: [
+      'kubectl incident replay orders-backlog -n shop',
+      'kubectl incident replay orders-backlog -n shop --queue orders --timeout 30m',
+    ],
+    async run(inv) {
+      const source = inv.arg('NAME');
+      const timeout = inv.string('timeout');
+      if (timeout !== undefined) {
+        try {
+          parseDuration(timeout);
+        } catch {
+          throw new UsageError(`--timeout must be a duration such as 90s, 15m or 1h30m, got "${timeout}"`);
+        }
+      }
+      const severityText = inv.string('severity');
+      const severity = severityText === undefined ? 'P4' : parseSeverity(severityText);
+      const name = inv.string('name')?.trim() || `${source}-replay`;
+      const queue = inv.string('queue');
+      const incident = await inv.client.get(source);
+      const policyName = incident.spec.policyRef?.name;
+      const policy = policyName ? await inv.client.policy(policyName) : undefined;
+      const replay = replayIncident(incident, policy, {
+        severity,
+        ...(queue !== undefined ? { queue } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
+      });
+      try {
+        await inv.client.create({ name, annotations: replay.annotations }, replay.spec);
+      } catch (error) {
+        if (error instanceof AlreadyExistsError)
+          throw new AlreadyExistsError(
+            error.message,
+            ...error.hints,
+            `a second replay (of what is still parked) needs another name: --name ${source}-replay-2`,
+          );
+        throw error;
+      }
+      const ns = inv.client.namespace;
+      inv.out(
+        `${ref(inv, name)} declared (${severity}): replays ${replay.move.parkingQueue} to ${replay.move.queue}, parked by incident ${source}`,
+      );
+      inv.out(`follow it with: kubectl incident show ${name} -n ${ns}`);
     },
   },
 ];

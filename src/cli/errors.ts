@@ -15,7 +15,12 @@ export class CliError extends Error {
 /** The command line itself is wrong (unknown option, missing argument). Exit code 2. */
 export class UsageError extends CliError {}
 
+/** The incident to create exists already (a name given twice). Exit code 1. */
+export class AlreadyExistsError extends CliError {}
+
 export const RESOURCE = 'incidents.selfheal.dev';
+/** What `kubectl incident replay` reads besides incidents: the incident's policy. */
+export const POLICY_RESOURCE = 'remediationpolicies.selfheal.dev';
 
 /** What the plugin was doing when the API server answered. */
 export interface Operation {
@@ -24,6 +29,8 @@ export interface Operation {
   name?: string;
   /** The API server's address, for "cannot reach" errors. */
   server: string;
+  /** The resource read, when it is not an incident. */
+  resource?: typeof POLICY_RESOURCE;
 }
 
 interface Status {
@@ -32,7 +39,8 @@ interface Status {
   details?: { name?: string; kind?: string };
 }
 
-function statusOf(error: ApiException<unknown>): Status {
+/** The Status object the API server answered with, as far as it can be read. */
+export function statusOf(error: ApiException<unknown>): Status {
   const body = error.body;
   if (typeof body === 'object' && body !== null) return body;
   if (typeof body === 'string') {
@@ -56,6 +64,12 @@ function rbacHint(op: Operation, message: string): string[] {
   const subject = sa ? `--serviceaccount=${sa[1] ?? ''}:${sa[2] ?? ''}` : `--user=${user ?? '<you>'}`;
   const scope = op.namespace ? ` -n ${op.namespace}` : '';
   const kind = op.namespace ? 'role' : 'clusterrole';
+  if (op.resource === POLICY_RESOURCE)
+    return [
+      `ask a cluster admin for "${op.verb}" on ${POLICY_RESOURCE} ${where(op.namespace)} (replay reads the queue move from the incident's policy), for example:`,
+      `  kubectl create ${kind} policy-reader${scope} --verb=get --resource=${POLICY_RESOURCE}`,
+      `  kubectl create ${kind}binding policy-reader${scope} --${kind}=policy-reader ${subject}`,
+    ];
   return [
     `ask a cluster admin for "${op.verb}" on ${RESOURCE} ${where(op.namespace)}; responders need get, list, patch and create, for example:`,
     `  kubectl create ${kind} incident-responder${scope} --verb=get,list,patch,create --resource=${RESOURCE}`,
@@ -94,6 +108,11 @@ export function explainApiError(error: unknown, op: Operation): CliError {
         'install the CRDs: kubectl apply --server-side -f deploy/crds/',
       );
     case 409:
+      if (status.reason === 'AlreadyExists')
+        return new AlreadyExistsError(
+          `incident "${op.name ?? status.details?.name ?? ''}" already exists ${where(op.namespace)}`,
+          `see it with: kubectl incident show ${op.name ?? status.details?.name ?? ''} ${nsFlag(op.namespace)}`,
+        );
       return new CliError(
         `incident "${op.name ?? ''}" changed while this command was changing it: ${message}`,
         'run the command again',

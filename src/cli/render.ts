@@ -177,6 +177,13 @@ export function showIncident(i: Incident, now: Date): string {
   );
   lines.push(
     ...section(
+      'Public updates',
+      (spec.public?.updates ?? []).map((u) => `${u.time}  ${u.status}: ${u.message}`),
+      `not on the status page: kubectl incident update ${name} -n ${ns} --public "..."`,
+    ),
+  );
+  lines.push(
+    ...section(
       'Timeline',
       (status?.timeline ?? []).map((t) => `${t.time}  ${t.type}  ${t.message}`),
       'empty',

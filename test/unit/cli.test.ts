@@ -199,7 +199,7 @@ describe('command line', () => {
       name: 'an unknown command',
       argv: ['frob'],
       code: 2,
-      err: 'error: unknown command "frob"\ncommands: list, show, ack, update, assign, resolve, postmortem, declare',
+      err: 'error: unknown command "frob"\ncommands: list, show, ack, update, assign, resolve, postmortem, declare, replay',
     },
     {
       name: 'a kubeconfig that cannot be read',

@@ -308,6 +308,15 @@ function followJob(d: Decision, index: number, marker: string, params: Action, d
   const attempt = d.attempts[index];
   const job = d.obs.job;
   if (!attempt) return;
+  if (!job && d.now >= deadline) {
+    // No job of this leader ran it (a crash or a new leader) and its claim has lapsed: starting the
+    // work now would act on a workload another incident may already hold.
+    const why = `not completed within ${(deadline.getTime() - new Date(attempt.startedAt).getTime()) / 1000}s: its job stopped with the operator that ran it`;
+    d.finishAttempt(index, 'Failed', why);
+    d.condition('Remediated', 'False', 'AttemptFailed', `${attempt.id} failed: ${why}`);
+    retryOrEscalate(d, 'continue');
+    return;
+  }
   if (!job || job.state === 'running') {
     d.job = { marker, action: params, deadline };
     if (job?.total !== undefined && job.done !== undefined && job.total > 0) {
