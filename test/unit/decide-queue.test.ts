@@ -360,9 +360,14 @@ describe('decide: a queue attempt from intent to outcome', () => {
       });
       expect(conditionsOf(plan.status)).toMatchObject({
         Remediated: 'True/ActionSucceeded',
+        Verified: 'True/ActionCompleted',
         Resolved: 'True/RemediatedAndVerified',
       });
       expect(conditionMessage(plan.status, 'Remediated')).toBe(`attempt-1 (queueDrain): ${job.message}`);
+      // No rollout was asked of the target: the job's result is all that is claimed.
+      expect(conditionMessage(plan.status, 'Verified')).toBe(
+        'attempt-1 (queueDrain) completed; no verification was asked',
+      );
       expect(phaseOf(plan)).toBe('Resolved');
       expect(eventsOf(plan)).toEqual(['Normal AttemptSucceeded', 'Normal Verifying', 'Normal Resolved']);
       expect(plan.job).toBeUndefined();

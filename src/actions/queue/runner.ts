@@ -32,6 +32,7 @@ export class QueueJobs implements ActionJobs {
       clock: options.clock,
       onSettled: (marker) => {
         const owner = this.owners.get(marker);
+        this.owners.delete(marker);
         if (owner) options.settled(owner);
       },
     });

@@ -87,13 +87,22 @@ function evaluate(d: Decision, v: Verification): Outcome {
 export function verify(d: Decision): 'passed' | 'pending' | 'failed' {
   const v = d.remediation?.verification;
   if (!v?.promQL && !v?.alertResolved && !v?.http) {
-    d.condition(
-      'Verified',
-      'True',
-      'RolloutComplete',
-      'the rollout completed by kubectl rollout status rules',
-    );
-    d.resolve('RemediatedAndVerified', 'remediated automatically and verified');
+    // Nothing more was asked than the action's own outcome: a rollout is verified by its completion,
+    // a queue job only by its result, which is no proof that the service recovered.
+    const done = d.status.attempts?.findLast((a) => a.result === 'Succeeded');
+    if (done && d.actions[done.action]?.runsJob) {
+      const message = `${done.id} (${done.action}) completed; no verification was asked`;
+      d.condition('Verified', 'True', 'ActionCompleted', message);
+      d.resolve('RemediatedAndVerified', `remediated automatically: ${message}`);
+    } else {
+      d.condition(
+        'Verified',
+        'True',
+        'RolloutComplete',
+        'the rollout completed by kubectl rollout status rules',
+      );
+      d.resolve('RemediatedAndVerified', 'remediated automatically and verified');
+    }
     return 'passed';
   }
   const outcome = evaluate(d, v);
