@@ -2,10 +2,14 @@
 // receiver: it hands the incident (as written, so every entry sent was recorded first) to the
 // dispatcher, which sends due entries in the background (bounded, at most one at a time per
 // receiver and incident, only while this replica leads), keeps each result until the next status
-// write has recorded it, and wakes the incident. A result lost in a crash is only a resend: the
-// entry is still Pending on the status (at least once; PagerDuty's dedup_key makes it a no-op there).
+// write has recorded it, and wakes the incident. It remembers each try until the cache shows the
+// status that recorded it: a pass on a cache still one write behind then sends nothing again. A
+// result lost in a crash is only a resend: the entry is still Pending on the status (at least once;
+// PagerDuty's dedup_key makes it a no-op there).
+import { formatDuration } from '../api/durations.ts';
 import type { Incident } from '../api/incident.ts';
-import type { Notice } from '../escalation/delivery.ts';
+import type { Receiver } from '../api/remediation.ts';
+import type { DeliveryResult, Notice } from '../escalation/delivery.ts';
 import type { LinkTemplate } from '../escalation/links.ts';
 import type { Notifier } from '../escalation/notifier.ts';
 import { summarize } from '../escalation/summary.ts';
@@ -20,6 +24,7 @@ import {
   type DeliveryObservation,
   type LedgerEntry,
 } from './decide/index.ts';
+import { updateIndexOf, withoutEpisode } from './decide/escalation.ts';
 import type { IncidentSettings } from './settings.ts';
 import type { RemediationPolicy } from '../api/policy.ts';
 
@@ -38,26 +43,54 @@ export interface DispatcherOptions {
 }
 
 /** Why an entry goes out now, for the receiver's message. */
-function reasonOf(entry: LedgerEntry, incident: Incident): string {
+function reasonOf(entry: LedgerEntry, incident: Incident, settings: IncidentSettings): string {
   const level = levelOfEntry(entry);
   if (level !== undefined)
     return level === 1 &&
       !incident.status?.conditions?.some((c) => c.type === 'Escalated' && c.status === 'True')
       ? `heads-up: a ${incident.spec.severity} incident opened and automation is remediating`
       : `escalation level ${level}: ${incident.status?.escalation?.reason ?? 'people must act'}`;
-  if (entry.id.startsWith('escalated:'))
+  if (withoutEpisode(entry.id).startsWith('escalated:'))
     return `automation could not fix it: ${incident.status?.escalation?.reason ?? ''}`;
   if (entry.id.startsWith('due-statuspage')) return 'a public status page update is due';
-  if (entry.id.startsWith('due-')) return 'an update to stakeholders is due (the severity\u2019s cadence)';
+  if (entry.id.startsWith('due-')) {
+    const { severity } = incident.spec;
+    const every = formatDuration(settings.playbook[severity].updateEveryMs);
+    return `The ${severity} cadence asks for a status update every ${every}.`;
+  }
   return { trigger: 'triggered', acknowledge: 'acknowledged', update: 'update', resolve: 'resolved' }[
     entry.event
   ];
 }
 
+/**
+ * A peer that refused for good (400 for a PagerDuty routing key it does not know, 404 or 410 for a
+ * Slack webhook removed): people must fix the credential, so the ledger says where it is, never what.
+ */
+function refusedCredential(result: DeliveryResult, receiver: Receiver, namespace: string): string {
+  if (result.outcome !== 'failed' || result.status === undefined) return result.message;
+  const { name, key } = receiver.secretRef;
+  const keys = receiver.signingSecretKey ? `keys ${key} and ${receiver.signingSecretKey}` : `key ${key}`;
+  return `${result.message}; its credential is Secret ${namespace}/${name} ${keys}`;
+}
+
+/** One delivery try of an entry: made after `after` earlier tries; its result once it is in. */
+interface Try {
+  after: number;
+  result?: DeliveryObservation;
+}
+
+/** Whether a view's entry records the try: it moved on (settled, or tried again since). */
+const movedOn = (entry: LedgerEntry, tried: Try): boolean =>
+  entry.state !== 'Pending' || entry.attempts > tried.after;
+
+const entriesOf = (incident: Incident) =>
+  new Map((incident.status?.notifications ?? []).map((e) => [e.id, e]));
+
 export class NotificationDispatcher {
   private readonly options: DispatcherOptions;
-  /** Per incident uid: entry id → a result not yet written to the status, and the tries it follows. */
-  private readonly results = new Map<string, Map<string, { result: DeliveryObservation; after: number }>>();
+  /** Per incident uid: entry id → its last try, until the cache shows the status that records it. */
+  private readonly tries = new Map<string, Map<string, Try>>();
   private readonly inFlight = new Set<string>();
   private readonly waiting: (() => void)[] = [];
   private running = 0;
@@ -66,23 +99,41 @@ export class NotificationDispatcher {
     this.options = options;
   }
 
-  /** The results of this incident's deliveries that its status does not record yet. */
+  /**
+   * The results of this incident's deliveries that its status does not record yet. The incident is
+   * the cache's copy: tries it records are forgotten, since every later copy records them too.
+   */
   deliveries(incident: Incident): ReadonlyMap<string, DeliveryObservation> {
-    const pending = this.results.get(incident.metadata.uid ?? '');
-    return new Map([...(pending ?? [])].map(([id, { result }]) => [id, result]));
+    const uid = incident.metadata.uid ?? '';
+    const tries = this.tries.get(uid);
+    const results = new Map<string, DeliveryObservation>();
+    if (!tries) return results;
+    const entries = entriesOf(incident);
+    for (const [id, tried] of tries) {
+      // An entry this copy does not hold yet was recorded by a write the cache has not caught up with.
+      const entry = entries.get(id);
+      if (!entry) continue;
+      if (movedOn(entry, tried)) tries.delete(id);
+      else if (tried.result && entry.attempts === tried.after) results.set(id, tried.result);
+    }
+    if (tries.size === 0) this.tries.delete(uid);
+    return results;
   }
 
-  /** Forgets results the written status now records (their entries moved on). */
+  /**
+   * Drops the results the status as written (or, when nothing was written, as read) records. Their
+   * tries are kept until the cache shows that status (see deliveries): a pass that reads the cache
+   * before then must not send them again. The ledger drops only settled entries, which the cache
+   * showed settled first: a try outlives its entry only in an incident deleted with one under way.
+   */
   recorded(incident: Incident): void {
-    const uid = incident.metadata.uid ?? '';
-    const pending = this.results.get(uid);
-    if (!pending) return;
-    const recorded = new Map((incident.status?.notifications ?? []).map((e) => [e.id, e]));
-    for (const [id, { after }] of pending) {
-      const entry = recorded.get(id);
-      if (!entry || entry.state !== 'Pending' || entry.attempts > after) pending.delete(id);
+    const tries = this.tries.get(incident.metadata.uid ?? '');
+    if (!tries) return;
+    const entries = entriesOf(incident);
+    for (const [id, tried] of tries) {
+      const entry = entries.get(id);
+      if (entry && movedOn(entry, tried)) delete tried.result;
     }
-    if (pending.size === 0) this.results.delete(uid);
   }
 
   /** Starts the due deliveries of the incident as written; never waits for them. */
@@ -97,7 +148,9 @@ export class NotificationDispatcher {
     });
     for (const entry of dueDeliveries(incident.status?.notifications ?? [], now)) {
       const key = `${uid}/${entry.id}`;
-      if (this.inFlight.has(key) || this.results.get(uid)?.has(entry.id)) continue;
+      const tried = this.tries.get(uid)?.get(entry.id);
+      // Tried already at this count: the result waits to be written, or this view is behind it.
+      if (this.inFlight.has(key) || (tried && tried.after >= entry.attempts)) continue;
       const receiver = receiverNamed(levels, entry.receiver);
       if (!receiver) {
         this.settle(incident, entry, {
@@ -107,15 +160,15 @@ export class NotificationDispatcher {
         });
         continue;
       }
-      const update = /^u([0-9]+):/.exec(entry.id);
-      const person = update ? incident.spec.updates?.[Number(update[1])] : undefined;
+      const updateIndex = updateIndexOf(entry);
+      const person = updateIndex === undefined ? undefined : incident.spec.updates?.[updateIndex];
       const published = /^pub([0-9]+):/.exec(entry.id);
       const publicUpdate = published ? incident.spec.public?.updates[Number(published[1])] : undefined;
       const level = levelOfEntry(entry);
       const notice: Notice = {
         event: entry.event,
         summary: summarize(incident, { linkTemplates }),
-        reason: reasonOf(entry, incident),
+        reason: reasonOf(entry, incident, settings),
         deliveryId: `${uid}/${entry.id}`,
         ...(level !== undefined ? { level } : {}),
         ...(person ? { update: person } : {}),
@@ -135,6 +188,7 @@ export class NotificationDispatcher {
       void this.slot(async () => {
         try {
           if (!this.options.mayWrite()) return;
+          this.tried(uid).set(entry.id, { after: entry.attempts });
           const result = await this.options.notifier.deliver({
             namespace: incident.metadata.namespace ?? '',
             receiver,
@@ -147,7 +201,7 @@ export class NotificationDispatcher {
           });
           this.settle(incident, entry, {
             outcome: result.outcome,
-            message: result.message,
+            message: refusedCredential(result, receiver, incident.metadata.namespace ?? ''),
             ...('retryAfterMs' in result && result.retryAfterMs !== undefined
               ? { retryAfterMs: result.retryAfterMs }
               : {}),
@@ -160,12 +214,14 @@ export class NotificationDispatcher {
     }
   }
 
+  private tried(uid: string): Map<string, Try> {
+    let tries = this.tries.get(uid);
+    if (!tries) this.tries.set(uid, (tries = new Map<string, Try>()));
+    return tries;
+  }
+
   private settle(incident: Incident, entry: LedgerEntry, result: DeliveryObservation): void {
-    const uid = incident.metadata.uid ?? '';
-    let pending = this.results.get(uid);
-    if (!pending)
-      this.results.set(uid, (pending = new Map<string, { result: DeliveryObservation; after: number }>()));
-    pending.set(entry.id, { result, after: entry.attempts });
+    this.tried(incident.metadata.uid ?? '').set(entry.id, { after: entry.attempts, result });
     this.options.settled(keyOf(incident));
   }
 

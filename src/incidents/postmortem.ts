@@ -8,8 +8,20 @@ import type { Incident } from '../api/incident.ts';
 
 export const DRAFT_KEY = 'postmortem.md';
 
+const DRAFT_SUFFIX = '-postmortem';
+const MAX_NAME = 253;
+
+/**
+ * `<incident>-postmortem`; a name too long for that is cut to fit (never ending in `-` or `.`, which
+ * the API server refuses) and told apart by its uid, so two long names sharing their start get a
+ * draft each.
+ */
 export function draftName(incident: Incident): string {
-  return `${incident.metadata.name ?? 'incident'}-postmortem`.slice(0, 253);
+  const name = incident.metadata.name ?? 'incident';
+  if (name.length + DRAFT_SUFFIX.length <= MAX_NAME) return `${name}${DRAFT_SUFFIX}`;
+  const uid = (incident.metadata.uid ?? '').slice(0, 8);
+  const head = name.slice(0, MAX_NAME - DRAFT_SUFFIX.length - uid.length - 1).replace(/[-.]+$/, '');
+  return `${head}-${uid}${DRAFT_SUFFIX}`;
 }
 
 export function draftMarkdown(incident: Incident): string {

@@ -27,6 +27,7 @@ export interface DeliveryObservation {
 /** Retries: 2 s doubling to 1 min, for at most 20 tries (about a quarter of an hour in all). */
 export const DELIVERY_RETRY = { baseMs: 2_000, maxMs: 60_000, maxAttempts: 20 } as const;
 const MAX_ENTRIES = 100;
+const MAX_CONDITION_MESSAGE = 32_768;
 const CLOSED: readonly Phase[] = ['Resolved', 'Closed'];
 
 /** The levels that apply: the incident's own, its policy's, or the install's default for its severity. */
@@ -49,19 +50,38 @@ export function receiverNamed(levels: readonly EscalationLevel[], name: string):
   return undefined;
 }
 
-/** The level (1-based) of a trigger entry, from its id `L<level>:<receiver>`. */
+/**
+ * A signal that comes back after an automated fix starts a new episode: its pages, acknowledgement
+ * and resolution are entries of their own, their ids prefixed `r<recurrence>/` (none for the first).
+ */
+const EPISODE = /^(r[0-9]+\/)?/;
+const episodeOf = (id: string): string => EPISODE.exec(id)?.[1] ?? '';
+/** The id without its episode: what the entry is (`L1:oncall`, `resolve:oncall`, `u3:channel`). */
+export const withoutEpisode = (id: string): string => id.slice(episodeOf(id).length);
+
+/** The level (1-based) of a trigger entry, from its id `[r<n>/]L<level>:<receiver>`. */
 export function levelOfEntry(entry: Pick<LedgerEntry, 'id' | 'event'>): number | undefined {
-  const match = /^L([0-9]+):/.exec(entry.id);
+  const match = /^L([0-9]+):/.exec(withoutEpisode(entry.id));
   return entry.event === 'trigger' && match ? Number(match[1]) : undefined;
+}
+
+/** The index of the person's update an entry carries, from its id `u<index>:<receiver>`. */
+export function updateIndexOf(entry: Pick<LedgerEntry, 'id'>): number | undefined {
+  const match = /^u([0-9]+):/.exec(entry.id);
+  return match ? Number(match[1]) : undefined;
 }
 
 class Ledger {
   private readonly d: Decision;
   readonly levels: EscalationLevel[];
+  /** The current episode's id prefix. */
+  readonly episode: string;
 
   constructor(d: Decision) {
     this.d = d;
     this.levels = levelsOf(d);
+    const recurrences = d.status.recurrences ?? 0;
+    this.episode = recurrences > 0 ? `r${recurrences}/` : '';
   }
 
   get entries(): LedgerEntry[] {
@@ -83,10 +103,12 @@ class Ledger {
     this.d.status.notifications = bounded([...this.entries, entry]);
   }
 
-  /** Receivers told of the incident: a trigger recorded for them that did not fail for good. */
+  /** Receivers told in this episode: a trigger recorded for them that did not fail for good. */
   told(): Receiver[] {
     const names = new Set(
-      this.entries.filter((e) => e.event === 'trigger' && e.state !== 'Failed').map((e) => e.receiver),
+      this.entries
+        .filter((e) => e.event === 'trigger' && e.state !== 'Failed' && episodeOf(e.id) === this.episode)
+        .map((e) => e.receiver),
     );
     return [...names].flatMap((name) => receiverNamed(this.levels, name) ?? []);
   }
@@ -96,18 +118,36 @@ class Ledger {
     for (const receiver of this.told()) this.record(`${key}:${receiver.name}`, receiver, event);
   }
 
+  /** An event of this episode's life for every receiver told (escalated, ack, resolve). */
+  tellEpisode(key: string, event: NotificationEvent): void {
+    this.tellTold(`${this.episode}${key}`, event);
+  }
+
+  /**
+   * People's updates, each once to every receiver told: one older than the last a receiver got is
+   * never recorded again (the ledger may have dropped it to stay within its bound).
+   */
+  tellUpdates(count: number): void {
+    for (const receiver of this.told()) {
+      const got = this.entries.filter((e) => e.receiver === receiver.name).map((e) => updateIndexOf(e) ?? -1);
+      for (let index = Math.max(-1, ...got) + 1; index < count; index++)
+        this.record(`u${index}:${receiver.name}`, receiver, 'update');
+    }
+  }
+
   notifyLevel(level: number): void {
     // Status channels are never paged: they get public updates only.
     const receivers = (this.levels[level - 1]?.receivers ?? []).filter((r) => r.purpose !== 'status');
-    for (const receiver of receivers) this.record(`L${level}:${receiver.name}`, receiver, 'trigger');
+    for (const receiver of receivers)
+      this.record(`${this.episode}L${level}:${receiver.name}`, receiver, 'trigger');
     const esc = (this.d.status.escalation ??= { level: 0 });
     esc.level = Math.max(esc.level, level);
     this.d.record('EscalationLevel', `level ${level} notified: ${receivers.map((r) => r.name).join(', ')}`);
   }
 
-  /** The trigger entries of a level. */
+  /** The trigger entries of a level, in this episode. */
   level(level: number): LedgerEntry[] {
-    return this.entries.filter((e) => levelOfEntry(e) === level);
+    return this.entries.filter((e) => levelOfEntry(e) === level && episodeOf(e.id) === this.episode);
   }
 
   apply(results: ReadonlyMap<string, DeliveryObservation>): void {
@@ -153,11 +193,30 @@ function settle(entry: LedgerEntry, result: DeliveryObservation): LedgerEntry {
   }
 }
 
-/** The ledger stays within its bound by dropping the oldest settled updates first. */
+/**
+ * The ledger stays within its bound by dropping the oldest settled entries that are never recorded
+ * again: reminders (each recorded once, when due) and people's updates a receiver has a later one of
+ * (see tellUpdates). Pages say who was told; acknowledgements, resolutions, the escalation notice
+ * and public updates are derived again on every pass: dropped, they would be recorded and sent
+ * again. Only when those alone overflow (far more receivers than the bound holds) do the oldest go.
+ */
 function bounded(entries: LedgerEntry[]): LedgerEntry[] {
   const excess = entries.length - MAX_ENTRIES;
   if (excess <= 0) return entries;
-  const droppable = entries.filter((e) => e.event === 'update' && e.state !== 'Pending').slice(0, excess);
+  const latestUpdate = new Map<string, number>();
+  for (const e of entries) {
+    const index = updateIndexOf(e);
+    if (index !== undefined)
+      latestUpdate.set(e.receiver, Math.max(index, latestUpdate.get(e.receiver) ?? -1));
+  }
+  const droppable = entries
+    .filter((e) => {
+      if (e.state === 'Pending') return false;
+      if (e.id.startsWith('due-')) return true;
+      const index = updateIndexOf(e);
+      return index !== undefined && index < (latestUpdate.get(e.receiver) ?? -1);
+    })
+    .slice(0, excess);
   return entries.filter((e) => !droppable.includes(e)).slice(-MAX_ENTRIES);
 }
 
@@ -194,12 +253,18 @@ export function escalation(d: Decision): void {
   const acknowledged = d.conditionIs('Acknowledged');
   const escalated = d.conditionIs('Escalated');
   const esc = (s.escalation ??= { level: 0 });
+  if ((s.recurrences ?? 0) !== (d.incident.status?.recurrences ?? 0)) {
+    // The signal came back: the people told of the first episode heard it was resolved, so the
+    // levels start over, counted from this escalation.
+    esc.level = 0;
+    if (escalated) esc.startedAt = d.now.toISOString();
+  }
   if (ledger.levels.length > 0 && !closed && !acknowledged) {
     if (esc.level === 0 && (escalated || headsUpDue(d))) ledger.notifyLevel(1);
     else if (escalated && esc.startedAt) {
       // Told early as a heads-up: now they learn that automation could not fix it.
       const headsUpBefore = ledger.level(1).some((e) => e.recordedAt < (esc.startedAt ?? ''));
-      if (headsUpBefore) ledger.tellTold('escalated', 'update');
+      if (headsUpBefore) ledger.tellEpisode('escalated', 'update');
     }
     if (escalated && esc.level >= 1) {
       const due = nextLevelDue(d, ledger, esc.level);
@@ -212,22 +277,32 @@ export function escalation(d: Decision): void {
       else delete esc.nextEscalationAt;
     }
   } else delete esc.nextEscalationAt;
-  if (acknowledged) ledger.tellTold('ack', 'acknowledge');
-  if (closed && d.conditionIs('Resolved')) ledger.tellTold('resolve', 'resolve');
+  if (acknowledged) ledger.tellEpisode('ack', 'acknowledge');
+  if (closed && d.conditionIs('Resolved')) ledger.tellEpisode('resolve', 'resolve');
   // People's updates go to the receivers that were told; public updates to the status channels.
-  for (const [index] of (d.incident.spec.updates ?? []).entries()) ledger.tellTold(`u${index}`, 'update');
+  ledger.tellUpdates(d.incident.spec.updates?.length ?? 0);
   const statusChannels = ledger.levels.flatMap((l) => l.receivers).filter((r) => r.purpose === 'status');
   for (const [index] of (d.incident.spec.public?.updates ?? []).entries())
     for (const receiver of statusChannels) ledger.record(`pub${index}:${receiver.name}`, receiver, 'update');
 
-  const current = ledger.level(esc.level);
-  const levelFailed = esc.level > 0 && current.length > 0 && current.every((e) => e.state === 'Failed');
-  if (levelFailed)
+  // A level whose receivers all failed stays on the condition after the next level took over:
+  // people must still fix those receivers (their failures are final, never retried).
+  const failed: string[] = [];
+  for (let level = 1; level <= esc.level; level++) {
+    const entries = ledger.level(level);
+    if (entries.length === 0 || !entries.every((e) => e.state === 'Failed')) continue;
+    const then =
+      level < esc.level ? `; level ${level + 1} notified` : ledger.levels[level] ? '' : '; no level left';
+    failed.push(
+      `every receiver of level ${level} failed: ${entries.map((e) => e.message ?? e.receiver).join('; ')}${then}`,
+    );
+  }
+  if (failed.length > 0)
     d.condition(
       'NotificationFailed',
       'True',
       'LevelFailed',
-      `every receiver of level ${esc.level} failed: ${current.map((e) => e.message ?? e.receiver).join('; ')}`,
+      failed.join('; ').slice(0, MAX_CONDITION_MESSAGE),
     );
   else if (d.status.conditions?.some((c) => c.type === 'NotificationFailed'))
     d.condition(
