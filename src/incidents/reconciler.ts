@@ -104,10 +104,18 @@ export class IncidentReconciler implements Reconciler {
       }
     }
 
+    // A draft that cannot be written (quota, admission, RBAC) must not hold back the resolution or
+    // its notifications: they are written first, and the pass then fails so that the work queue
+    // retries the draft with backoff.
+    let draftFailure: Error | undefined;
     if (plan.postMortemDraft && deps.drafts) {
-      const draft = await deps.drafts.create({ ...incident, status: plan.status });
-      observations = { ...observations, postMortemDraft: draft };
-      plan = decide(incident, observations, deps.settings, deps.actions);
+      try {
+        const draft = await deps.drafts.create({ ...incident, status: plan.status });
+        observations = { ...observations, postMortemDraft: draft };
+        plan = decide(incident, observations, deps.settings, deps.actions);
+      } catch (error) {
+        draftFailure = new Error(`post-mortem draft of ${key}: ${errorMessage(error)}`, { cause: error });
+      }
     }
 
     if (mergeWouldChange(incident.status, plan.status)) incident = await this.write(incident, plan, log);
@@ -122,6 +130,7 @@ export class IncidentReconciler implements Reconciler {
         action: plan.job.action,
         deadline: plan.job.deadline,
       });
+    if (draftFailure) throw draftFailure;
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 

@@ -14,6 +14,7 @@ import { eventually } from '../../hack/localenv/wait.ts';
 import { GROUP, VERSION } from '../../src/api/group.ts';
 import type { Incident, IncidentSpec } from '../../src/api/incident.ts';
 import type { Escalation, Receiver } from '../../src/api/remediation.ts';
+import { denyInNamespace } from '../support/admission.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -771,6 +772,73 @@ describe('post-mortems', () => {
       detail: 'https://wiki.example.com/pm/db-down',
     });
     expect(await w.operator.metric('selfheal_postmortems_overdue')).toBe(0);
+  });
+});
+
+describe('a post-mortem draft the API server refuses', () => {
+  it('holds back neither the resolution nor its notifications, and is written once allowed', async () => {
+    const w = await world('esc-draft-refused');
+    const allow = await denyInNamespace(kc, `${w.namespace}-no-drafts`, w.namespace, {
+      rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+      expression: "!object.metadata.name.endsWith('-postmortem')",
+      message: 'post-mortem drafts are not allowed here',
+      reason: 'Forbidden',
+    });
+    try {
+      // The binding takes effect a moment after it is created: wait until a draft-like name is refused.
+      await eventually('the admission policy in force', async () => {
+        const refused = await core
+          .createNamespacedConfigMap({
+            namespace: w.namespace,
+            body: { metadata: { name: 'probe-postmortem' } },
+          })
+          .then(
+            () => core.deleteNamespacedConfigMap({ name: 'probe-postmortem', namespace: w.namespace }),
+            () => 'refused',
+          );
+        return refused === 'refused' ? true : undefined;
+      });
+      await declare(w, 'cache-down', { levels: [{ after: '0s', receivers: [hook] }] });
+      await w.incidents.waitFor(
+        'cache-down',
+        'paged',
+        (i) => entryOf(i, 'L1:team-hook')?.state === 'Delivered',
+      );
+      expect(
+        (await w.plugin('resolve', 'cache-down', '--by', 'erin', '--note', 'restarted redis')).code,
+      ).toBe(0);
+      const resolved = await w.incidents.waitFor(
+        'cache-down',
+        'resolved and the resolution delivered',
+        (i) => i.status?.phase === 'Resolved' && entryOf(i, 'resolve:team-hook')?.state === 'Delivered',
+      );
+      expect(resolved.status?.postMortem?.draft).toBeUndefined();
+      await eventually('the refusal logged with the incident', () =>
+        w.operator
+          .logLines()
+          .some(
+            (l) =>
+              JSON.stringify(l).includes(`post-mortem draft of ${w.namespace}/cache-down`) &&
+              JSON.stringify(l).includes('post-mortem drafts are not allowed here'),
+          )
+          ? true
+          : undefined,
+      );
+    } finally {
+      await allow();
+    }
+    const drafted = await w.incidents.waitFor(
+      'cache-down',
+      'the draft written once allowed',
+      (i) => i.status?.postMortem?.draft === 'cache-down-postmortem',
+      60_000,
+    );
+    expect(drafted.status?.phase).toBe('Resolved');
+    const configMap = await core.readNamespacedConfigMap({
+      name: 'cache-down-postmortem',
+      namespace: w.namespace,
+    });
+    expect(configMap.data?.['postmortem.md']?.split('\n')[0]).toBe('# Post-mortem: checkout returns 500s');
   });
 });
 
