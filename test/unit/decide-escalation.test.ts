@@ -587,6 +587,16 @@ describe("people's updates and the update cadence", () => {
     expect(ledger(inc).filter((e) => e.startsWith('due-'))).toHaveLength(4);
   });
 
+  it('no reminder when the pass after the due time comes late and a person posted in between', () => {
+    // Due at +30m; the operator was down from +28m; alice posted at +29m; the next pass is at +31m.
+    const inc = pass(told(), at(28 * MINUTE)).incident;
+    expect(inc.status?.sla?.nextUpdateDueAt).toBe(iso(P1_UPDATE_EVERY));
+    const { incident: late, plan } = pass(withSpec(inc, { updates: [update(29)] }), at(31 * MINUTE));
+    expect(eventsOf(plan)).not.toContain('Normal UpdateDue');
+    expect(ledger(late).filter((e) => e.startsWith('due-'))).toEqual([]);
+    expect(late.status?.sla?.nextUpdateDueAt).toBe(iso(29 * MINUTE + P1_UPDATE_EVERY));
+  });
+
   it('no reminder once resolved; the cadence is gone', () => {
     let inc = told();
     inc = pass(withSpec(inc, { resolution: { resolvedBy: 'alice' } }), at(10 * MINUTE)).incident;

@@ -43,14 +43,20 @@ export function slaClocks(d: Decision): void {
   if (!d.conditionIs('Acknowledged'))
     breachWhenDue('ResponseSLABreached', sla.responseDueAt, 'NotAcknowledgedInTime', 'not acknowledged');
   breachWhenDue('ResolutionSLABreached', sla.resolutionDueAt, 'NotResolvedInTime', 'not resolved');
-  if (sla.nextUpdateDueAt && d.now >= new Date(sla.nextUpdateDueAt)) {
-    d.record('UpdateDue', `${severity} update cadence: a status update to stakeholders is due`);
-    remindUpdateDue(d, sla.nextUpdateDueAt);
-  }
   // The cadence runs from the opening, or from the last update a person posted: that resets it.
   const openedAt = s.openedAt ?? d.now.toISOString();
   const lastUpdate = d.incident.spec.updates?.at(-1)?.time;
   const from = lastUpdate && new Date(lastUpdate) > new Date(openedAt) ? lastUpdate : openedAt;
+  const every = d.settings.playbook[severity].updateEveryMs;
+  // Due, and nobody posted in the period that ended then (a pass can come late, after an update).
+  if (
+    sla.nextUpdateDueAt &&
+    d.now >= new Date(sla.nextUpdateDueAt) &&
+    new Date(from).getTime() <= new Date(sla.nextUpdateDueAt).getTime() - every
+  ) {
+    d.record('UpdateDue', `${severity} update cadence: a status update to stakeholders is due`);
+    remindUpdateDue(d, sla.nextUpdateDueAt);
+  }
   sla.nextUpdateDueAt = nextUpdateAfter(d.settings.playbook, severity, new Date(from), d.now);
   d.wakeAt(sla.nextUpdateDueAt);
 }
