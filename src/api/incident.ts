@@ -228,6 +228,12 @@ export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 export const ATTEMPT_RESULTS = ['Running', 'Succeeded', 'Failed', 'Refused'] as const;
 
+/**
+ * The delivery ledger's bound: every page, acknowledgement and resolution of the largest escalation
+ * (5 levels of 10 receivers) fits, with room for the updates it keeps.
+ */
+export const MAX_NOTIFICATIONS = 256;
+
 export const Attempt = Type.Object({
   id: Type.String({
     maxLength: 128,
@@ -356,7 +362,7 @@ export const IncidentStatus = Type.Object({
     }),
   ),
   notifications: Type.Optional(
-    Type.Array(Notification, { maxItems: 100, description: 'The delivery ledger.' }),
+    Type.Array(Notification, { maxItems: MAX_NOTIFICATIONS, description: 'The delivery ledger.' }),
   ),
   sla: Type.Optional(
     Type.Object({

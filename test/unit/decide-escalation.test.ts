@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { RECURRED_ANNOTATION, type Severity } from '../../src/api/group.ts';
-import type { Incident, IncidentSpec, IncidentUpdate } from '../../src/api/incident.ts';
+import {
+  MAX_NOTIFICATIONS,
+  MAX_UPDATES,
+  type Incident,
+  type IncidentSpec,
+  type IncidentUpdate,
+} from '../../src/api/incident.ts';
+import { MAX_PUBLIC_UPDATES } from '../../src/api/public.ts';
 import type { Escalation, Receiver } from '../../src/api/remediation.ts';
 import {
   DELIVERY_RETRY,
@@ -774,16 +781,20 @@ describe('the post-mortem', () => {
 });
 
 describe('the ledger stays bounded without sending anything twice', () => {
+  // Four receivers that take updates and a pager: 4 × 100 people's updates overflow the bound.
+  const chats = [1, 2, 3, 4].map((n): Receiver => ({ ...chat, name: `channel-${n}` }));
+  const five: Escalation = { levels: [{ after: '0s', receivers: [pager, ...chats] }] };
+
   it("people's updates past the bound: the oldest settled ones make room, none is recorded again", () => {
-    const three: Escalation = { levels: [{ after: '0s', receivers: [pager, chat, hook] }] };
     let inc = pass(
-      withSpec(told({ escalation: three }), { acknowledgedBy: 'alice' }),
+      withSpec(told({ escalation: five }), { acknowledgedBy: 'alice' }),
       at(2 * MINUTE),
     ).incident;
     inc = deliverAll(inc, at(2 * MINUTE));
     const updates: IncidentUpdate[] = [];
     const sent = new Set<string>();
-    for (let i = 0; i < 60; i++) {
+    let largest = 0;
+    for (let i = 0; i < MAX_UPDATES; i++) {
       updates.push(update(3 + i / 10, `update ${i}`));
       const now = at(3 * MINUTE + i * SECOND);
       inc = pass(withSpec(inc, { updates: [...updates] }), now).incident;
@@ -793,23 +804,43 @@ describe('the ledger stays bounded without sending anything twice', () => {
         sent.add(e.id);
       }
       inc = deliverAll(inc, now);
-      expect(inc.status?.notifications?.length).toBeLessThanOrEqual(100);
+      largest = Math.max(largest, inc.status?.notifications?.length ?? 0);
     }
-    // Every update reached both receivers that take updates, once.
-    expect([...sent].filter((id) => id.startsWith('u'))).toHaveLength(120);
+    expect(largest).toBe(MAX_NOTIFICATIONS);
+    // Every update reached every receiver that takes updates, once.
+    expect([...sent].filter((id) => id.startsWith('u'))).toHaveLength(4 * MAX_UPDATES);
     // The lifecycle entries stay: the resolution still reaches every receiver told.
     inc = pass(withSpec(inc, { resolution: { resolvedBy: 'alice' } }), at(HOUR)).incident;
+    const names = ['oncall', ...chats.map((c) => c.name)];
     expect(ledger(inc).filter((e) => /^(L1|ack|resolve):/.test(e))).toEqual([
-      'L1:oncall Delivered 1',
-      'L1:channel Delivered 1',
-      'L1:hook Delivered 1',
-      'ack:oncall Delivered 1',
-      'ack:channel Delivered 1',
-      'ack:hook Delivered 1',
-      'resolve:oncall Pending 0',
-      'resolve:channel Pending 0',
-      'resolve:hook Pending 0',
+      ...names.map((n) => `L1:${n} Delivered 1`),
+      ...names.map((n) => `ack:${n} Delivered 1`),
+      ...names.map((n) => `resolve:${n} Pending 0`),
     ]);
+  });
+
+  it('public updates past the bound to status channels: the same, each sent once', () => {
+    const channels = [1, 2, 3].map((n): Receiver => ({
+      ...chat,
+      name: `service-status-${n}`,
+      purpose: 'status',
+    }));
+    let inc = told({ escalation: { levels: [{ after: '0s', receivers: [pager, ...channels] }] } });
+    const published: NonNullable<IncidentSpec['public']>['updates'] = [];
+    const sent = new Set<string>();
+    for (let i = 0; i < MAX_PUBLIC_UPDATES; i++) {
+      published.push({ time: iso(2 * MINUTE + i * SECOND), status: 'investigating', message: `public ${i}` });
+      const now = at(2 * MINUTE + i * SECOND);
+      inc = pass(withSpec(inc, { public: { updates: [...published] } }), now).incident;
+      for (const e of dueDeliveries(inc.status?.notifications ?? [], now)) {
+        expect(sent.has(e.id)).toBe(false);
+        sent.add(e.id);
+      }
+      inc = deliverAll(inc, now);
+      expect(inc.status?.notifications?.length).toBeLessThanOrEqual(MAX_NOTIFICATIONS);
+    }
+    expect([...sent].filter((id) => id.startsWith('pub'))).toHaveLength(3 * MAX_PUBLIC_UPDATES);
+    expect(ledger(inc)).toContain('L1:oncall Delivered 1');
   });
 });
 

@@ -6,7 +6,12 @@
 // escalated (or earlier, as a heads-up, for the severities that page at once), the next level when
 // its delay or the response deadline passes unacknowledged or when every receiver of a level failed;
 // acknowledgement stops escalation and resolution tells every receiver that was told.
-import type { IncidentStatus, NotificationEvent, Phase } from '../../api/incident.ts';
+import {
+  MAX_NOTIFICATIONS,
+  type IncidentStatus,
+  type NotificationEvent,
+  type Phase,
+} from '../../api/incident.ts';
 import type { Escalation, Receiver } from '../../api/remediation.ts';
 
 type EscalationLevel = Escalation['levels'][number];
@@ -26,7 +31,7 @@ export interface DeliveryObservation {
 
 /** Retries: 2 s doubling to 1 min, for at most 20 tries (about a quarter of an hour in all). */
 export const DELIVERY_RETRY = { baseMs: 2_000, maxMs: 60_000, maxAttempts: 20 } as const;
-const MAX_ENTRIES = 100;
+const MAX_ENTRIES = MAX_NOTIFICATIONS;
 const MAX_CONDITION_MESSAGE = 32_768;
 const CLOSED: readonly Phase[] = ['Resolved', 'Closed'];
 
@@ -65,9 +70,12 @@ export function levelOfEntry(entry: Pick<LedgerEntry, 'id' | 'event'>): number |
   return entry.event === 'trigger' && match ? Number(match[1]) : undefined;
 }
 
-/** The index of the person's update an entry carries, from its id `u<index>:<receiver>`. */
+/**
+ * The index of the update an entry carries, from its id: `u<index>:<receiver>` for a person's
+ * update, `pub<index>:<receiver>` for a public one (a receiver gets one kind or the other).
+ */
 export function updateIndexOf(entry: Pick<LedgerEntry, 'id'>): number | undefined {
-  const match = /^u([0-9]+):/.exec(entry.id);
+  const match = /^(?:u|pub)([0-9]+):/.exec(entry.id);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -100,7 +108,7 @@ class Ledger {
       attempts: 0,
       recordedAt: this.d.now.toISOString(),
     };
-    this.d.status.notifications = bounded([...this.entries, entry]);
+    this.d.status.notifications = bounded([...this.entries, entry], this.episode);
   }
 
   /** Receivers told in this episode: a trigger recorded for them that did not fail for good. */
@@ -124,14 +132,15 @@ class Ledger {
   }
 
   /**
-   * People's updates, each once to every receiver told: one older than the last a receiver got is
-   * never recorded again (the ledger may have dropped it to stay within its bound).
+   * Updates, each once to every receiver given (`u`: people's updates to those told; `pub`: public
+   * updates to the status channels): one older than the last a receiver got is never recorded
+   * again (the ledger may have dropped it to stay within its bound).
    */
-  tellUpdates(count: number): void {
-    for (const receiver of this.told()) {
+  tellUpdates(kind: 'u' | 'pub', receivers: readonly Receiver[], count: number): void {
+    for (const receiver of receivers) {
       const got = this.entries.filter((e) => e.receiver === receiver.name).map((e) => updateIndexOf(e) ?? -1);
       for (let index = Math.max(-1, ...got) + 1; index < count; index++)
-        this.record(`u${index}:${receiver.name}`, receiver, 'update');
+        this.record(`${kind}${index}:${receiver.name}`, receiver, 'update');
     }
   }
 
@@ -195,12 +204,13 @@ function settle(entry: LedgerEntry, result: DeliveryObservation): LedgerEntry {
 
 /**
  * The ledger stays within its bound by dropping the oldest settled entries that are never recorded
- * again: reminders (each recorded once, when due) and people's updates a receiver has a later one of
- * (see tellUpdates). Pages say who was told; acknowledgements, resolutions, the escalation notice
- * and public updates are derived again on every pass: dropped, they would be recorded and sent
- * again. Only when those alone overflow (far more receivers than the bound holds) do the oldest go.
+ * again: reminders (each recorded once, when due), updates (people's or public) a receiver has a
+ * later one of (see tellUpdates), and the entries of earlier episodes. This episode's pages say who
+ * was told; its acknowledgements, resolutions and escalation notice are derived again on every
+ * pass: dropped, they would be recorded and sent again. Only when those alone overflow (more
+ * receivers than the bound holds) do the oldest go.
  */
-function bounded(entries: LedgerEntry[]): LedgerEntry[] {
+function bounded(entries: LedgerEntry[], episode: string): LedgerEntry[] {
   const excess = entries.length - MAX_ENTRIES;
   if (excess <= 0) return entries;
   const latestUpdate = new Map<string, number>();
@@ -214,6 +224,7 @@ function bounded(entries: LedgerEntry[]): LedgerEntry[] {
       if (e.state === 'Pending') return false;
       if (e.id.startsWith('due-')) return true;
       const index = updateIndexOf(e);
+      if (index === undefined && episodeOf(e.id) !== episode) return true;
       return index !== undefined && index < (latestUpdate.get(e.receiver) ?? -1);
     })
     .slice(0, excess);
@@ -280,10 +291,9 @@ export function escalation(d: Decision): void {
   if (acknowledged) ledger.tellEpisode('ack', 'acknowledge');
   if (closed && d.conditionIs('Resolved')) ledger.tellEpisode('resolve', 'resolve');
   // People's updates go to the receivers that were told; public updates to the status channels.
-  ledger.tellUpdates(d.incident.spec.updates?.length ?? 0);
+  ledger.tellUpdates('u', ledger.told(), d.incident.spec.updates?.length ?? 0);
   const statusChannels = ledger.levels.flatMap((l) => l.receivers).filter((r) => r.purpose === 'status');
-  for (const [index] of (d.incident.spec.public?.updates ?? []).entries())
-    for (const receiver of statusChannels) ledger.record(`pub${index}:${receiver.name}`, receiver, 'update');
+  ledger.tellUpdates('pub', statusChannels, d.incident.spec.public?.updates.length ?? 0);
 
   // A level whose receivers all failed stays on the condition after the next level took over:
   // people must still fix those receivers (their failures are final, never retried).
