@@ -17,6 +17,7 @@ import type { Clock } from '../runtime/clock.ts';
 import { keyOf } from '../runtime/keys.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import {
+  DELIVERY_RETRY,
   dueDeliveries,
   levelOfEntry,
   levelsOf,
@@ -153,6 +154,11 @@ export class NotificationDispatcher {
       if (this.inFlight.has(key) || (tried && tried.after >= entry.attempts)) continue;
       const receiver = receiverNamed(levels, entry.receiver);
       if (!receiver) {
+        this.options.metrics.notifications.inc({
+          receiver_type: 'unknown',
+          event: entry.event,
+          result: 'failed',
+        });
         this.settle(incident, entry, {
           outcome: 'failed',
           message: `receiver ${entry.receiver} is no longer in the escalation levels`,
@@ -194,10 +200,12 @@ export class NotificationDispatcher {
             receiver,
             notice,
           });
+          // The try that uses up the retries is the delivery failing for good: counted as failed.
+          const gaveUp = result.outcome === 'retry' && entry.attempts + 1 >= DELIVERY_RETRY.maxAttempts;
           this.options.metrics.notifications.inc({
             receiver_type: receiver.type,
             event: entry.event,
-            result: result.outcome,
+            result: gaveUp ? 'failed' : result.outcome,
           });
           this.settle(incident, entry, {
             outcome: result.outcome,

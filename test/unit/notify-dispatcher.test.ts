@@ -11,7 +11,7 @@ import type {
 } from '../../src/escalation/delivery.ts';
 import { Notifier } from '../../src/escalation/notifier.ts';
 import type { SecretReader } from '../../src/escalation/secrets.ts';
-import type { LedgerEntry } from '../../src/incidents/decide/index.ts';
+import { DELIVERY_RETRY, type LedgerEntry } from '../../src/incidents/decide/index.ts';
 import { NotificationDispatcher } from '../../src/incidents/notify.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
@@ -81,6 +81,7 @@ function setup() {
   const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
   const settled: string[] = [];
   let leader = true;
+  const metrics = new Metrics({ processMetrics: false });
   const dispatcher = new NotificationDispatcher({
     notifier: new Notifier(secrets, adapters, createLogger({ level: 'silent' }, quiet)),
     settings: settings(),
@@ -88,11 +89,12 @@ function setup() {
     mayWrite: () => leader,
     concurrency: 4,
     clock,
-    metrics: new Metrics({ processMetrics: false }),
+    metrics,
     settled: (key) => settled.push(key),
   });
   return {
     clock,
+    metrics,
     pagerduty,
     slack,
     dispatcher,
@@ -206,6 +208,25 @@ describe('NotificationDispatcher', () => {
     reconcilePass(t, v2); // the cache caught up: the retry is due
     await t.idle();
     expect(t.pagerduty.sent).toHaveLength(2);
+  });
+
+  it('counts the try that uses up the retries as failed, so the failing-notifications alert sees it', async () => {
+    const t = setup();
+    t.pagerduty.answers.push(...Array<'retry'>(DELIVERY_RETRY.maxAttempts).fill('retry'));
+    let view = escalated();
+    t.dispatcher.dispatch(view, undefined);
+    for (let i = 0; i < DELIVERY_RETRY.maxAttempts; i++) {
+      await t.idle();
+      view = reconcilePass(t, view);
+      t.clock.advance(DELIVERY_RETRY.maxMs);
+      view = reconcilePass(t, view);
+    }
+    await t.idle();
+    expect(states(view)[0]).toBe(`L1:oncall Failed ${DELIVERY_RETRY.maxAttempts}`);
+    const counted = (await t.metrics.notifications.get()).values
+      .filter((v) => v.labels.receiver_type === 'pagerduty')
+      .map((v) => `${v.labels.result} ${v.value}`);
+    expect(counted.sort()).toEqual(['failed 1', `retry ${DELIVERY_RETRY.maxAttempts - 1}`]);
   });
 
   it("never sends a receiver's acknowledge while its page is still under way", async () => {
