@@ -1,7 +1,7 @@
 // What on-call checks first, gathered once when an incident opens (the playbook's diagnostics): the
 // target's last rollout and how long before the incident it happened, its ready and wanted replicas,
 // and the latest warning Events of its pods. Bounded reads, once per incident, never on every pass.
-import type { AppsV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { MAX_CONTEXT_FACT_LENGTH, MAX_CONTEXT_FACTS, type Incident } from '../api/incident.ts';
 import type { Workload } from '../actions/workload.ts';
 
@@ -53,20 +53,7 @@ export class KubeContextReader implements ContextReader {
       labelSelector: selector,
       limit: 50,
     });
-    const newest = sets.items
-      .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.uid === deployment.metadata?.uid))
-      .sort(
-        (a, b) =>
-          (a.metadata?.creationTimestamp?.getTime() ?? 0) - (b.metadata?.creationTimestamp?.getTime() ?? 0),
-      )
-      .at(-1);
-    const created = newest?.metadata?.creationTimestamp;
-    if (!newest || !created) return [];
-    const revision = newest.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '?';
-    const minutes = minutesBetween(created, openedAt);
-    const when =
-      minutes >= 0 ? `${minutes} min before the incident` : `${-minutes} min after the incident opened`;
-    return [`last rollout: revision ${revision} at ${created.toISOString()} (deployed ${when})`];
+    return lastRolloutFact(sets.items, deployment, openedAt);
   }
 
   private async warnings(namespace: string, workloadName: string): Promise<string[]> {
@@ -84,4 +71,40 @@ export class KubeContextReader implements ContextReader {
       .slice(-5)
       .map((e) => `warning ${e.reason ?? ''} on pod ${e.involvedObject.name ?? ''}: ${e.message ?? ''}`);
   }
+}
+
+const REVISION = 'deployment.kubernetes.io/revision';
+
+/**
+ * The Deployment's current revision: its ReplicaSet with the highest revision (a rollback gives the
+ * old ReplicaSet a new revision, so the newest-created one is not always current). The time is the
+ * ReplicaSet's creation, which after a rollback is older than the rollout itself, and says so.
+ */
+export function lastRolloutFact(
+  replicaSets: readonly V1ReplicaSet[],
+  deployment: V1Deployment,
+  openedAt: Date,
+): string[] {
+  const revisionOf = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[REVISION] ?? NaN);
+  const createdOf = (rs: V1ReplicaSet) => rs.metadata?.creationTimestamp?.getTime() ?? 0;
+  const owned = replicaSets.filter(
+    (rs) =>
+      Number.isInteger(revisionOf(rs)) &&
+      rs.metadata?.ownerReferences?.some((o) => o.uid === deployment.metadata?.uid),
+  );
+  const current = owned.reduce<V1ReplicaSet | undefined>(
+    (best, rs) => (!best || revisionOf(rs) > revisionOf(best) ? rs : best),
+    undefined,
+  );
+  const created = current?.metadata?.creationTimestamp;
+  if (!current || !created) return [];
+  const minutes = minutesBetween(created, openedAt);
+  const when =
+    minutes >= 0 ? `${minutes} min before the incident` : `${-minutes} min after the incident opened`;
+  const rolledBack = owned.some((rs) => createdOf(rs) > created.getTime());
+  return [
+    rolledBack
+      ? `last rollout: revision ${revisionOf(current)}, a rollback to the ReplicaSet created at ${created.toISOString()} (${when})`
+      : `last rollout: revision ${revisionOf(current)} at ${created.toISOString()} (deployed ${when})`,
+  ];
 }
