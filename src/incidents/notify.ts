@@ -92,6 +92,8 @@ export class NotificationDispatcher {
   private readonly options: DispatcherOptions;
   /** Per incident uid: entry id → its last try, until the cache shows the status that records it. */
   private readonly tries = new Map<string, Map<string, Try>>();
+  /** Per incident key: the uid its tries are kept under (to forget them with the incident). */
+  private readonly uids = new Map<string, string>();
   private readonly inFlight = new Set<string>();
   private readonly waiting: (() => void)[] = [];
   private running = 0;
@@ -125,7 +127,7 @@ export class NotificationDispatcher {
    * Drops the results the status as written (or, when nothing was written, as read) records. Their
    * tries are kept until the cache shows that status (see deliveries): a pass that reads the cache
    * before then must not send them again. The ledger drops only settled entries, which the cache
-   * showed settled first: a try outlives its entry only in an incident deleted with one under way.
+   * showed settled first: a try outlives its entry only in a deleted incident, forgotten with it.
    */
   recorded(incident: Incident): void {
     const tries = this.tries.get(incident.metadata.uid ?? '');
@@ -137,10 +139,20 @@ export class NotificationDispatcher {
     }
   }
 
+  /** The incident is gone (deleted, or replaced by one of the same name): its tries with it. */
+  forget(key: string): void {
+    const uid = this.uids.get(key);
+    if (uid !== undefined) this.tries.delete(uid);
+    this.uids.delete(key);
+  }
+
   /** Starts the due deliveries of the incident as written; never waits for them. */
   dispatch(incident: Incident, policy: RemediationPolicy | null | undefined): void {
     const { clock, settings, linkTemplates } = this.options;
     const uid = incident.metadata.uid ?? '';
+    const incidentKey = keyOf(incident);
+    if (this.uids.get(incidentKey) !== uid) this.forget(incidentKey);
+    this.uids.set(incidentKey, uid);
     const now = clock.now();
     const levels = levelsOf({
       incident,

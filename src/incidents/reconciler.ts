@@ -71,7 +71,10 @@ export class IncidentReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const { deps } = this;
     const cached = deps.incidents.get(name, namespace);
-    if (!cached) return {};
+    if (!cached) {
+      deps.dispatcher?.forget(key);
+      return {};
+    }
     const log = deps.logger.child({ incident: name, namespace });
     let incident = cached;
     let observations = await this.observe(incident);

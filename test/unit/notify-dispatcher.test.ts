@@ -229,6 +229,22 @@ describe('NotificationDispatcher', () => {
     expect(counted.sort()).toEqual(['failed 1', `retry ${DELIVERY_RETRY.maxAttempts - 1}`]);
   });
 
+  it('forgets the tries of a deleted incident; one created again under its name starts afresh', async () => {
+    const t = setup();
+    const first = escalated();
+    t.dispatcher.dispatch(first, undefined);
+    await t.idle();
+    expect(t.dispatcher.deliveries(first).size).toBe(2);
+    t.dispatcher.forget(`${first.metadata.namespace ?? ''}/${first.metadata.name ?? ''}`);
+    expect(t.dispatcher.deliveries(first).size).toBe(0);
+    // The same name again, a new uid: its entries are its own and are sent.
+    const again = { ...first, metadata: { ...first.metadata, uid: 'another-uid' } };
+    t.dispatcher.dispatch(again, undefined);
+    await t.idle();
+    expect(t.pagerduty.sent).toHaveLength(2);
+    expect(t.dispatcher.deliveries(again).size).toBe(2);
+  });
+
   it("never sends a receiver's acknowledge while its page is still under way", async () => {
     const t = setup();
     t.pagerduty.held = true;
