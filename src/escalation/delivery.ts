@@ -19,8 +19,11 @@ export interface Notice {
   level?: number;
   /** The person's update an `update` event carries. */
   update?: IncidentUpdate;
-  /** An `update` that is the reminder that one is due (the cadence, the status page rule). */
-  reminder?: boolean;
+  /**
+   * An `update` that is the reminder that one is due: of the severity's cadence (an update to the
+   * team), or of the status page rule (a public update).
+   */
+  reminder?: 'cadence' | 'statusPage';
   /**
    * For a status receiver: one public update, the only thing it is told (no internal detail of the
    * incident: the summary is not rendered).

@@ -53,7 +53,8 @@ function reasonOf(entry: LedgerEntry, incident: Incident, settings: IncidentSett
       : `escalation level ${level}: ${incident.status?.escalation?.reason ?? 'people must act'}`;
   if (withoutEpisode(entry.id).startsWith('escalated:'))
     return `automation could not fix it: ${incident.status?.escalation?.reason ?? ''}`;
-  if (entry.id.startsWith('due-statuspage')) return 'a public status page update is due';
+  if (entry.id.startsWith('due-statuspage'))
+    return `The playbook asks ${incident.spec.severity} incidents for a public status page update within ${formatDuration(settings.statusPageUpdate.withinMs)} of opening.`;
   if (entry.id.startsWith('due-')) {
     const { severity } = incident.spec;
     const every = formatDuration(settings.playbook[severity].updateEveryMs);
@@ -190,7 +191,13 @@ export class NotificationDispatcher {
         deliveryId: `${uid}/${entry.id}`,
         ...(level !== undefined ? { level } : {}),
         ...(person ? { update: person } : {}),
-        ...(entry.id.startsWith('due-') ? { reminder: true } : {}),
+        ...(entry.id.startsWith('due-')
+          ? {
+              reminder: entry.id.startsWith('due-statuspage')
+                ? ('statusPage' as const)
+                : ('cadence' as const),
+            }
+          : {}),
         ...(publicUpdate
           ? {
               public: {

@@ -73,7 +73,9 @@ describe('the status page rule', () => {
       return updates.length > 0 && updates;
     });
     expect(reminders).toHaveLength(1);
-    expect(JSON.stringify(reminders[0]?.body)).toContain('status page update is due');
+    expect(JSON.stringify(reminders[0]?.body)).toContain(
+      'The playbook asks P1 incidents for a public status page update within 3s of opening.',
+    );
 
     // A person posts the first public update, as docs/status-page.md shows.
     await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(

@@ -197,9 +197,19 @@ describe('Slack Block Kit message', () => {
     [
       'update',
       {},
-      { reminder: true },
+      { reminder: 'cadence' },
       ':red_circle: Update due: checkout returns 500s',
       'kubectl incident update checkout-errors -n shop --message',
+    ],
+    [
+      'update',
+      {},
+      {
+        reminder: 'statusPage',
+        reason: 'The playbook asks P1 incidents for a public status page update within 15m of opening.',
+      },
+      ':red_circle: Update due: checkout returns 500s',
+      'A public status page update is due. The playbook asks P1 incidents for a public status page update within 15m of opening. Post one with `kubectl incident update checkout-errors -n shop --public "..." --status investigating`',
     ],
     [
       'update',

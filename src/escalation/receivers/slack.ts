@@ -79,6 +79,16 @@ function headline(notice: Notice): string {
   }
 }
 
+/** A reminder that an update is due: which kind, why, and the command that posts one. */
+function reminderLead(notice: Notice, reason: string | undefined): string {
+  const s = notice.summary;
+  const [due, flags] =
+    notice.reminder === 'statusPage'
+      ? ['A public status page update is due.', '--public "..." --status investigating']
+      : ['A status update to stakeholders is due.', '--message "..."'];
+  return `${due}${reason ? ` ${escapeMrkdwn(reason)}` : ''} Post one with \`kubectl incident update ${s.name} -n ${s.namespace} ${flags}\``;
+}
+
 /** The first thing a person reads under the header: why this message, in this event's words. */
 function lead(notice: Notice): string | undefined {
   const s = notice.summary;
@@ -92,7 +102,7 @@ function lead(notice: Notice): string | undefined {
       if (!notice.update && !notice.reminder) return reason ? escapeMrkdwn(reason) : undefined;
       return notice.update
         ? `>${escapeMrkdwn(notice.update.message).replaceAll('\n', '\n>')}`
-        : `A status update to stakeholders is due.${reason ? ` ${escapeMrkdwn(reason)}` : ''} Post one with \`kubectl incident update ${s.name} -n ${s.namespace} --message "..."\``;
+        : reminderLead(notice, reason);
     case 'resolve':
       return s.resolution?.note
         ? `>${escapeMrkdwn(s.resolution.note).replaceAll('\n', '\n>')}`
