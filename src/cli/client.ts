@@ -169,26 +169,10 @@ export class IncidentsClient {
    * changed the incident in between, it reads again and asks again.
    */
   async modify(name: string, change: (incident: Incident) => Partial<Incident['spec']>): Promise<Incident> {
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.get(name);
-      const spec = change(current);
-      try {
-        return (await this.objects.patchNamespacedCustomObject(
-          {
-            group: GROUP,
-            version: VERSION,
-            namespace: this.namespace,
-            plural: PLURAL,
-            name,
-            body: { metadata: { resourceVersion: current.metadata.resourceVersion }, spec },
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        )) as Incident;
-      } catch (error) {
-        if (error instanceof ApiException && error.code === 409 && attempt < MAX_CONFLICT_RETRIES) continue;
-        throw explainApiError(error, { verb: 'patch', namespace: this.namespace, name, server: this.server });
-      }
-    }
+    return this.patchRead(name, PatchStrategy.MergePatch, (current) => ({
+      metadata: { resourceVersion: current.metadata.resourceVersion },
+      spec: change(current),
+    }));
   }
 
   /**
@@ -199,20 +183,21 @@ export class IncidentsClient {
    * and asks again.
    */
   async jsonPatch(name: string, change: (incident: Incident) => JsonPatchOp[]): Promise<Incident> {
+    return this.patchRead(name, PatchStrategy.JsonPatch, change);
+  }
+
+  /** A patch built from the incident as read, read and built again after a conflict. */
+  private async patchRead(
+    name: string,
+    strategy: PatchStrategy,
+    build: (incident: Incident) => object,
+  ): Promise<Incident> {
     for (let attempt = 1; ; attempt++) {
-      const current = await this.get(name);
-      const ops = change(current);
+      const body = build(await this.get(name));
       try {
         return (await this.objects.patchNamespacedCustomObject(
-          {
-            group: GROUP,
-            version: VERSION,
-            namespace: this.namespace,
-            plural: PLURAL,
-            name,
-            body: ops,
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+          { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL, name, body },
+          setHeaderOptions('Content-Type', strategy),
         )) as Incident;
       } catch (error) {
         if (error instanceof ApiException && error.code === 409 && attempt < MAX_CONFLICT_RETRIES) continue;
