@@ -18,7 +18,7 @@ import {
   helmIn,
   installMonitoringCrds,
   readDeployment,
-  serviceAccountKubeconfig,
+  releaseKubeconfig,
   startChartOperator,
 } from '../support/release.ts';
 
@@ -309,7 +309,7 @@ describe('helm install in namespaced mode: Roles in the watched namespaces only'
       b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.namespace === releaseNamespace),
     );
     expect(bound).toEqual([]);
-    const saKubeconfig = await serviceAccountKubeconfig('integration', kc, releaseNamespace, release);
+    const saKubeconfig = await releaseKubeconfig('integration', kc, releaseNamespace, release);
     const canI = async (...args: string[]) =>
       (await kubectl('integration', ['--kubeconfig', saKubeconfig, 'auth', 'can-i', ...args])).stdout.trim();
     expect(await canI('watch', 'incidents.selfheal.dev', '-n', shop)).toBe('yes');

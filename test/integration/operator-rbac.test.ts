@@ -8,7 +8,7 @@ import { helmValueArgs } from '../support/chart.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor, kubectl } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
-import { deniedByRbac, RBAC_DENIAL, serviceAccountKubeconfig } from '../support/release.ts';
+import { deniedByRbac, RBAC_DENIAL, releaseKubeconfig } from '../support/release.ts';
 import { tierStateDir } from '../support/tiers.ts';
 
 // Least privilege, proven: the operator runs with exactly the permissions the chart gives its
@@ -49,7 +49,7 @@ describe.each([
     writeFileSync(file, rendered);
     const applied = await kubectl('integration', ['apply', '-f', file]);
     expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
-    saKubeconfig = await serviceAccountKubeconfig('integration', kc, releaseNamespace, release);
+    saKubeconfig = await releaseKubeconfig('integration', kc, releaseNamespace, release);
     operator = await OperatorProcess.start('integration', {
       name: `least-privilege-${namespaced ? 'namespaced' : 'cluster'}`,
       args: [

@@ -4,12 +4,11 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { CHART_DIR, helm, type HelmResult } from '../../hack/chart.ts';
 import { REPO_ROOT } from '../../hack/localenv/tools.ts';
 import { freePort } from '../../hack/localenv/wait.ts';
 import { helmValueArgs } from './chart.ts';
-import { kubectl } from './kube.ts';
+import { kubectl, serviceAccountKubeconfig } from './kube.ts';
 import { OperatorProcess } from './operator.ts';
 import { testEnv, tierStateDir, type Tier } from './tiers.ts';
 
@@ -55,39 +54,17 @@ export function helmDeploy(
 }
 
 /**
- * A kubeconfig that authenticates as the ServiceAccount with a token of its own (TokenRequest), so a
+ * A kubeconfig that authenticates as the release's ServiceAccount with a token of its own, so a
  * process run with it has exactly the permissions the chart gave that ServiceAccount.
  */
-export async function serviceAccountKubeconfig(
+export function releaseKubeconfig(
   tier: Tier,
   kc: KubeConfig,
   namespace: string,
   name: string,
 ): Promise<string> {
-  const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.caFile || !token.status?.token)
-    throw new Error(`no cluster CA or no token for the ServiceAccount ${namespace}/${name}`);
   const file = join(tierStateDir(tier), `${namespace}-${name}.kubeconfig`);
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        { name: 'local', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } },
-      ],
-      users: [{ name, user: { token: token.status.token } }],
-      contexts: [{ name, context: { cluster: 'local', user: name } }],
-      'current-context': name,
-    }),
-    { mode: 0o600 },
-  );
-  return file;
+  return serviceAccountKubeconfig(kc, { namespace, name, file });
 }
 
 /** The listen addresses are the pod's own; here every operator needs free loopback ports. */
@@ -144,7 +121,7 @@ export async function startChartOperator(
   const local = (arg: string) =>
     mounts.reduce((a, [mountPath, dir]) => a.replace(`=${mountPath}/`, `=${dir}/`), arg);
   const serviceAccount = pod.serviceAccountName ?? 'default';
-  const kubeconfig = await serviceAccountKubeconfig(tier, kc, namespace, serviceAccount);
+  const kubeconfig = await releaseKubeconfig(tier, kc, namespace, serviceAccount);
   const podName = `${deployment.metadata?.name ?? 'selfheal'}-local-${++replicas}`;
   const statusPage = container.args?.some((a) => a.startsWith(STATUS_PAGE_ADDRESS))
     ? `127.0.0.1:${await freePort()}`
