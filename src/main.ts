@@ -195,6 +195,12 @@ async function main(): Promise<void> {
     clock,
     logger,
   });
+  const policyEvents = new KubeEventRecorder(leaderClients, {
+    controller: POLICY_CONTROLLER,
+    instance: identity,
+    clock,
+    logger,
+  });
   const leaderStatus = new KubeStatusWriter(leaderClients, 'selfheal');
   const incidentController = new Controller({
     name: 'incidents',
@@ -237,12 +243,7 @@ async function main(): Promise<void> {
       workloads,
       actions: ACTIONS,
       status: leaderStatus,
-      events: new KubeEventRecorder(leaderClients, {
-        controller: POLICY_CONTROLLER,
-        instance: identity,
-        clock,
-        logger,
-      }),
+      events: policyEvents,
       clock,
     }),
     workers: 1,
@@ -373,6 +374,8 @@ async function main(): Promise<void> {
     poller?.stop();
     await webhook.close();
     await Promise.all([incidentController.stop(), policyController.stop()]);
+    // Events are written in the background: finish them while this replica may still write.
+    await Promise.all([events.drain(), policyEvents.drain()]);
     // Before the lease is handed back: once it is, another replica may act at once.
     await elector?.stop();
     await Promise.all(Object.values(caches).map((cache) => cache.stop()));

@@ -78,7 +78,14 @@ export class WebhookRunner {
     const url = `http://127.0.0.1:${port}/hooks/restart`;
     await eventually(
       'the webhook runner',
-      async () => (await fetch(url, { method: 'POST', body: '{"alerts":[]}' })).ok,
+      async () =>
+        (
+          await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"alerts":[]}',
+          })
+        ).ok,
       { timeoutMs: 15_000, check: () => runner.assertAlive() },
     );
     const baseline = new WebhookRunner(runner, url, invocationsFile);
@@ -91,6 +98,13 @@ export class WebhookRunner {
     return existsSync(this.invocationsFile)
       ? readFileSync(this.invocationsFile, 'utf8').split('\n').filter(Boolean).length
       : 0;
+  }
+
+  /** How many hook scripts have failed so far (the runner logs their exit status). */
+  failures(): number {
+    return readFileSync(this.process.spec.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('] error occurred:')).length;
   }
 
   /** Hook scripts still running (the runner's children). */

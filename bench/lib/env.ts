@@ -97,12 +97,17 @@ export class BenchEnv {
     return name;
   }
 
-  /** An operator as users run it, stopped at `stop`; its log is in <state>/operators/. */
+  /**
+   * An operator as users run it, stopped at `stop`; its log is in <state>/operators/.
+   * SELFHEAL_BENCH_OPERATOR_NODE_OPTIONS becomes its NODE_OPTIONS, to profile it (for example
+   * `--cpu-prof --cpu-prof-dir=/tmp/prof`; the profile is written when it stops).
+   */
   async operator(args: string[], name = 'operator'): Promise<OperatorProcess> {
     mkdirSync(join(this.stateDir, 'operators'), { recursive: true });
+    const nodeOptions = process.env.SELFHEAL_BENCH_OPERATOR_NODE_OPTIONS;
     const operator = await OperatorProcess.start(
       { stateDir: this.stateDir, kubeconfig: this.info.kubeconfig },
-      { name, args },
+      { name, args, ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}) },
     );
     this.defer(() => operator.stop());
     return operator;

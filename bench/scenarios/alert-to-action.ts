@@ -27,6 +27,8 @@ interface SystemRun {
   maxLagMs: number;
   /** Requests not answered 2xx (or not answered at all). */
   errors: number;
+  /** The baseline's hook scripts that failed (kubectl exited non-zero), in this round. */
+  hookFailures?: number;
   firstError?: string;
   /** POST (or PATCH) → restart visible on the watch, ms, for the restarts seen. */
   restart: Summary;
@@ -46,10 +48,15 @@ const scenario: Scenario = {
   params: {
     alerts: 'distinct alerts (and Deployments) per rate and system (default 1000)',
     rates: 'alerts per second, comma-separated (default 20,100,500)',
+    systems: 'which of floor, selfheal, baseline to run, comma-separated (default all three)',
   },
   async run(ctx) {
     const count = intParam(ctx, 'alerts', 1000, 10);
     const rates = listParam(ctx, 'rates', [20, 100, 500], [20, 100]);
+    const systems = (ctx.params.systems?.split(',') ?? SYSTEMS) as System[];
+    const unknown = systems.filter((s) => !(SYSTEMS as readonly string[]).includes(s));
+    if (unknown.length)
+      throw new Error(`--systems: unknown ${unknown.join(', ')}; use ${SYSTEMS.join(', ')}`);
     return withBenchEnv('alert-to-action', {}, ctx.log, async (env) => {
       const names = Array.from({ length: count }, (_, i) => `app-${pad(i, 4)}`);
       await env.namespace(NAMESPACE);
@@ -87,7 +94,7 @@ const scenario: Scenario = {
 
       const runs: SystemRun[] = [];
       for (const rate of rates) {
-        for (const system of SYSTEMS) {
+        for (const system of SYSTEMS.filter((s) => systems.includes(s))) {
           // A distinct alert per round: the same signal back soon after a fix would be a recurrence.
           const alerts = names.map((name) => alertFor(NAMESPACE, name, { round: `r${rate}` }));
           const send = (i: number): Promise<Reply> => {
@@ -99,6 +106,7 @@ const scenario: Scenario = {
               : runner.request('POST', new URL(baseline.url).pathname, body);
           };
           const restarts = names.map((name) => deployments.nextRestart(name));
+          const hookFailuresBefore = baseline.failures();
           const load = await openLoop(count, rate, send);
           const seen = await settledWithin(restarts, Math.max(120_000, (count / rate) * 3_000));
           deployments.assertHealthy();
@@ -149,7 +157,10 @@ const scenario: Scenario = {
               { timeoutMs: 300_000, intervalMs: 250 },
             );
           }
-          if (system === 'baseline') await baseline.idle();
+          if (system === 'baseline') {
+            await baseline.idle();
+            run.hookFailures = baseline.failures() - hookFailuresBefore;
+          }
           await deploymentsSettled(deployments, names);
         }
       }
@@ -174,7 +185,7 @@ const scenario: Scenario = {
                   : 'selfheal',
             sent: r.sent,
             'sent/s': fmt(r.sendRate),
-            errors: r.errors,
+            errors: r.errors + (r.hookFailures ?? 0),
             'restarts seen': r.restartsSeen,
             'to restart p50 ms': fmt(r.restart.p50),
             'p90 ms': fmt(r.restart.p90),
@@ -184,13 +195,14 @@ const scenario: Scenario = {
             'reply p99 ms': fmt(r.reply.p99),
           });
         }
-        if (sh && floor && base) {
+        if (sh && floor)
           rows.push({
             rate: `${rate}/s`,
             system: 'selfheal / floor PATCH round trip',
             'to restart p50 ms': ratio(sh.restart.p50, floor.reply.p50),
             'p99 ms': ratio(sh.restart.p99, floor.reply.p99),
           });
+        if (sh && floor && base) {
           rows.push({
             rate: `${rate}/s`,
             system: 'selfheal / baseline',
