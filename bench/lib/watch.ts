@@ -197,7 +197,15 @@ export class DeploymentWatcher {
 }
 
 interface IncidentObject extends WatchedObject {
-  status?: { phase?: string };
+  status?: { phase?: string; verification?: { message?: string } } & Record<string, unknown>;
+}
+
+/** One status change as the watch showed it: which top-level fields changed, and to what phase. */
+export interface StatusChange {
+  atMs: number;
+  phase: string | undefined;
+  changed: string[];
+  verification?: string;
 }
 
 export interface IncidentSeen {
@@ -208,6 +216,9 @@ export interface IncidentSeen {
   phase?: string;
   /** Whether it existed before the watch began. */
   listed: boolean;
+  /** With `history`, every status change seen. */
+  changes?: StatusChange[];
+  last?: Record<string, unknown>;
 }
 
 /** The Incidents of a namespace as a watch shows them: when each appeared, got a status, its phase. */
@@ -215,7 +226,11 @@ export class IncidentWatcher {
   readonly seen = new Map<string, IncidentSeen>();
   private readonly watcher: Watcher<IncidentObject>;
 
-  constructor(api: HttpClient, namespace: string) {
+  private readonly history: boolean;
+
+  /** With `history`, each incident's status changes are kept (to tell what every write changed). */
+  constructor(api: HttpClient, namespace: string, { history = false } = {}) {
+    this.history = history;
     this.watcher = new Watcher<IncidentObject>(
       api,
       `/apis/selfheal.dev/v1alpha1/namespaces/${namespace}/incidents`,
@@ -251,8 +266,23 @@ export class IncidentWatcher {
       return;
     }
     const entry = this.seen.get(name) ?? { addedAt: at, listed: type === 'LISTED' };
-    if (incident.status && Object.keys(incident.status).length > 0) entry.firstStatusAt ??= at;
-    if (incident.status?.phase !== undefined) entry.phase = incident.status.phase;
+    const status = incident.status ?? {};
+    if (Object.keys(status).length > 0) entry.firstStatusAt ??= at;
+    if (status.phase !== undefined) entry.phase = status.phase;
+    if (this.history) {
+      const last = entry.last ?? {};
+      const changed = [...new Set([...Object.keys(status), ...Object.keys(last)])].filter(
+        (k) => JSON.stringify(status[k]) !== JSON.stringify(last[k]),
+      );
+      if (changed.length)
+        (entry.changes ??= []).push({
+          atMs: Math.round(at - entry.addedAt),
+          phase: status.phase,
+          changed,
+          ...(status.verification?.message ? { verification: status.verification.message } : {}),
+        });
+      entry.last = status;
+    }
     this.seen.set(name, entry);
   }
 }
