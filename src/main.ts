@@ -194,6 +194,7 @@ async function main(): Promise<void> {
     instance: identity,
     clock,
     logger,
+    rate: config.events,
   });
   const policyEvents = new KubeEventRecorder(leaderClients, {
     controller: POLICY_CONTROLLER,
@@ -258,12 +259,15 @@ async function main(): Promise<void> {
   const enqueueIncident = (incident: Incident) => {
     if (incident.status?.phase !== 'Closed') incidentController.enqueue(keyOf(incident));
   };
-  incidentInformer.onChange((key, incident) => {
+  incidentInformer.onChange((key, incident, change) => {
     incidentController.enqueue(key);
     const namespace = incident.metadata.namespace ?? '';
     for (const follower of incidents.followersOf(namespace, incident.metadata.name ?? ''))
       enqueueIncident(follower);
-    if (incident.spec.policyRef) policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
+    // A policy reads only which incident it raised last (and that one's target problem, fixed at
+    // creation): its status changes matter not, and during a burst they are most of the changes.
+    if (incident.spec.policyRef && change !== 'update')
+      policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
   });
   policies.onChange((_key, policy) => {
     const namespace = policy.metadata.namespace ?? '';

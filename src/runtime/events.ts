@@ -38,6 +38,12 @@ const PER_OBJECT_QPS = 1 / 300;
 const MAX_IN_FLIGHT = 4;
 const MAX_BACKLOG = 1000;
 
+/** The overall pace of Event writes: below the status writes they accompany, never ahead of them. */
+export interface EventRate {
+  qps: number;
+  burst: number;
+}
+
 class BacklogFullError extends Error {
   constructor() {
     super(`event dropped: ${MAX_BACKLOG} Events are waiting to be written already`);
@@ -63,13 +69,17 @@ export class KubeEventRecorder implements EventRecorder {
   private readonly emitted = new Map<string, Emitted>();
   private readonly budgets = new Map<string, TokenBucket>();
   private readonly backlog: (() => Promise<void>)[] = [];
+  private readonly rate: TokenBucket | undefined;
   private inFlight = 0;
 
   constructor(
     clients: ApiClientFactory,
-    options: { controller: string; instance: string; clock: Clock; logger: Logger },
+    options: { controller: string; instance: string; clock: Clock; logger: Logger; rate?: EventRate },
   ) {
     this.api = clients.makeApiClient(EventsV1Api);
+    this.rate = options.rate
+      ? new TokenBucket(options.rate.qps, options.rate.burst, options.clock)
+      : undefined;
     this.controller = options.controller;
     this.instance = options.instance;
     this.clock = options.clock;
@@ -120,10 +130,17 @@ export class KubeEventRecorder implements EventRecorder {
     return Promise.resolve();
   }
 
-  /** Waits until every queued Event is written (or given up): on shutdown, before the lease goes. */
-  async drain(): Promise<void> {
-    while (this.inFlight > 0 || this.backlog.length > 0)
+  /**
+   * Waits until every queued Event is written or given up, for at most `timeoutMs`, and drops the
+   * rest: on shutdown, before the lease goes.
+   */
+  async drain(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.inFlight > 0 || this.backlog.length > 0) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 10));
+    if (this.backlog.length > 0)
+      this.logger.info({ dropped: this.backlog.length }, 'events not written before shutdown');
+    this.backlog.length = 0;
   }
 
   /** Runs the write when one of the few slots is free; rejects at once when the backlog is full. */
@@ -135,15 +152,20 @@ export class KubeEventRecorder implements EventRecorder {
     });
   }
 
+  /** Starts queued writes while slots are free, each once the overall rate allows it. */
   private pump(): void {
     while (this.inFlight < MAX_IN_FLIGHT) {
       const next = this.backlog.shift();
       if (!next) return;
       this.inFlight++;
-      void next().finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+      const run = () =>
+        void next().finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+      const waitMs = this.rate?.reserve() ?? 0;
+      if (waitMs > 0) setTimeout(run, waitMs);
+      else run();
     }
   }
 
