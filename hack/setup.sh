@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything selfheal's demo and tests need on a fresh Debian 12 machine, idempotently:
-#   - Debian packages: RabbitMQ (management + shovel plugins), Prometheus, Alertmanager
-#     (installed without starting their system daemons: the tests start their own on loopback),
-#     and Chromium, the headless browser of the status page's browser test;
+#   - Debian packages: RabbitMQ (management + shovel plugins), Prometheus, Alertmanager, Chromium
+#     (the headless browser of the status page's browser test), and for the benchmarks' baseline
+#     adnanh/webhook and jq (installed without starting their system daemons: the tests and
+#     benchmarks start their own on loopback);
 #   - Node.js 24 and the npm dependencies (`npm ci`: Node 24 comes from the npm `node` package);
 #   - the control-plane binaries (hack/build-tools.sh, cached by version outside the work tree).
 # Needs root for apt-get (CI and the dev machines run as root).
@@ -11,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-debs=(rabbitmq-server prometheus prometheus-alertmanager python3-yaml chromium)
+debs=(rabbitmq-server prometheus prometheus-alertmanager python3-yaml chromium webhook jq)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -58,6 +58,8 @@ export interface OperatorConfig {
   requestTimeoutMs: number;
   /** Alerts of one notification written at once. */
   intakeConcurrency: number;
+  /** The overall pace of Event writes. */
+  events: { qps: number; burst: number };
   leaderElection: {
     enabled: boolean;
     leaseDurationMs: number;
@@ -103,7 +105,12 @@ export const SETTINGS = [
     default: '0.0.0.0:8081',
     help: 'host:port of /healthz, /readyz and /metrics',
   },
-  { flag: 'workers', kind: 'int', default: '2', help: 'incidents reconciled in parallel' },
+  {
+    flag: 'workers',
+    kind: 'int',
+    default: '16',
+    help: 'incidents reconciled in parallel (each mostly waits on the API server: under load, the share of its capacity the reconciler gets against alert intake)',
+  },
   {
     flag: 'retry-qps',
     kind: 'int',
@@ -122,6 +129,13 @@ export const SETTINGS = [
     default: '8',
     help: 'alerts of one webhook notification written to the API server at once',
   },
+  {
+    flag: 'event-qps',
+    kind: 'int',
+    default: '25',
+    help: 'Events written per second at most, overall (they wait behind the status writes; past a backlog of 1000 they are dropped)',
+  },
+  { flag: 'event-burst', kind: 'int', default: '100', help: 'burst of that Event rate' },
   { flag: 'leader-elect', kind: 'bool', default: 'true', help: 'act only while holding the leader Lease' },
   {
     flag: 'lease-duration',
@@ -217,7 +231,7 @@ export const SETTINGS = [
     flag: 'poll-interval',
     kind: 'duration',
     default: '2s',
-    help: "how often a verification's PromQL check is queried (workloads are followed by watch, never polled)",
+    help: "how often a verification's PromQL check is queried and a queue job's progress looked at (workloads are followed by watch, never polled)",
   },
   {
     flag: 'webhook-address',
@@ -513,6 +527,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     retryLimit: { qps: int('retry-qps', 1, 10_000), burst: int('retry-burst', 1, 100_000) },
     requestTimeoutMs,
     intakeConcurrency: int('intake-concurrency', 1, 256),
+    events: { qps: int('event-qps', 1, 10_000), burst: int('event-burst', 1, 100_000) },
     leaderElection: { enabled: bool('leader-elect'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },
     logLevel: oneOf('log-level', LOG_LEVELS),
     incidents: {

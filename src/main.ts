@@ -244,6 +244,13 @@ async function main(): Promise<void> {
     instance: identity,
     clock,
     logger,
+    rate: config.events,
+  });
+  const policyEvents = new KubeEventRecorder(leaderClients, {
+    controller: POLICY_CONTROLLER,
+    instance: identity,
+    clock,
+    logger,
   });
   const leaderStatus = new KubeStatusWriter(leaderClients, 'selfheal');
   const leaderCore = leaderClients.makeApiClient(CoreV1Api);
@@ -319,12 +326,7 @@ async function main(): Promise<void> {
       workloads,
       actions: ACTIONS,
       status: leaderStatus,
-      events: new KubeEventRecorder(leaderClients, {
-        controller: POLICY_CONTROLLER,
-        instance: identity,
-        clock,
-        logger,
-      }),
+      events: policyEvents,
       clock,
     }),
     workers: 1,
@@ -339,12 +341,15 @@ async function main(): Promise<void> {
   const enqueueIncident = (incident: Incident) => {
     if (incident.status?.phase !== 'Closed') incidentController.enqueue(keyOf(incident));
   };
-  incidentInformer.onChange((key, incident) => {
+  incidentInformer.onChange((key, incident, change) => {
     incidentController.enqueue(key);
     const namespace = incident.metadata.namespace ?? '';
     for (const follower of incidents.followersOf(namespace, incident.metadata.name ?? ''))
       enqueueIncident(follower);
-    if (incident.spec.policyRef) policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
+    // A policy reads only which incident it raised last (and that one's target problem, fixed at
+    // creation): its status changes matter not, and during a burst they are most of the changes.
+    if (incident.spec.policyRef && change !== 'update')
+      policyController.enqueue(`${namespace}/${incident.spec.policyRef.name}`);
   });
   policies.onChange((_key, policy) => {
     const namespace = policy.metadata.namespace ?? '';
@@ -481,6 +486,8 @@ async function main(): Promise<void> {
     await webhook.close();
     await Promise.all([incidentController.stop(), policyController.stop()]);
     jobs.abortAll('shutting down');
+    // Events are written in the background: finish them while this replica may still write.
+    await Promise.all([events.drain(), policyEvents.drain()]);
     // Before the lease is handed back: once it is, another replica may act at once.
     await elector?.stop();
     await Promise.all(Object.values(caches).map((cache) => cache.stop()));

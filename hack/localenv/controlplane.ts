@@ -20,17 +20,20 @@ export interface ControlPlaneInfo {
 
 /**
  * What the API server audits: every write, at Metadata level (who, which user agent, what object,
- * when received, the response code), written synchronously so that a test reads it in order.
+ * when received, the response code), written synchronously so that a test reads it in order. With
+ * `auditReads`, reads too (get, list, watch): what the API-economy benchmark counts per user agent.
  */
-const AUDIT_POLICY = {
+const auditPolicyFor = (auditReads: boolean) => ({
   apiVersion: 'audit.k8s.io/v1',
   kind: 'Policy',
   omitStages: ['RequestReceived'],
-  rules: [
-    { level: 'Metadata', verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
-    { level: 'None' },
-  ],
-};
+  rules: auditReads
+    ? [{ level: 'Metadata' }]
+    : [
+        { level: 'Metadata', verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+        { level: 'None' },
+      ],
+});
 
 /**
  * etcd, kube-apiserver (RBAC on, bearer-token admin), kube-controller-manager, kube-scheduler and
@@ -58,7 +61,7 @@ export class ControlPlane {
   static async create(
     dir: string,
     tools: ToolPaths,
-    { nodes = 2 }: { nodes?: number } = {},
+    { nodes = 2, auditReads = false }: { nodes?: number; auditReads?: boolean } = {},
   ): Promise<ControlPlane> {
     const pki = join(dir, 'pki');
     const logs = join(dir, 'logs');
@@ -77,7 +80,7 @@ export class ControlPlane {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, token), { mode: 0o600 });
     const auditPolicy = join(pki, 'audit-policy.yaml');
-    writeFileSync(auditPolicy, stringify(AUDIT_POLICY));
+    writeFileSync(auditPolicy, stringify(auditPolicyFor(auditReads)));
     const auditLog = join(logs, 'audit.log');
 
     const bin = tools.binaries;

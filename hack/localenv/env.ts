@@ -32,6 +32,8 @@ export interface LocalEnvOptions {
   /** Where Alertmanager sends its webhooks (tests may rewrite it later). */
   alertWebhookUrl?: string;
   nodes?: number;
+  /** Audit reads as well as writes (see controlplane.ts). */
+  auditReads?: boolean;
 }
 
 export const DEFAULT_STATE_DIR = join(REPO_ROOT, '.tmp', 'cluster');

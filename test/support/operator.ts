@@ -7,9 +7,21 @@ import { testEnv, tierStateDir, type Tier } from './tiers.ts';
 
 let started = 0;
 
+/** Where an operator runs: the environment's state directory (its log goes there) and its cluster. */
+export interface OperatorSite {
+  stateDir: string;
+  kubeconfig: string;
+}
+
+const siteOf = (where: Tier | OperatorSite): OperatorSite =>
+  typeof where === 'string'
+    ? { stateDir: tierStateDir(where), kubeconfig: testEnv(where).kubeconfig }
+    : where;
+
 /**
  * The operator as users run it: `node src/main.ts` in its own process, configured by flags, with
- * its JSON log in the tier's state directory (named by the log reporter when a test fails).
+ * its JSON log in `<state dir>/operators/` (for a test tier, named by the log reporter when a test
+ * fails). A test tier gives the tier; the benchmarks give their own environment's state directory.
  */
 export class OperatorProcess {
   readonly healthUrl: string;
@@ -26,7 +38,7 @@ export class OperatorProcess {
 
   /** Starts an operator and waits until /readyz says its caches are in sync. */
   static async start(
-    tier: Tier,
+    where: Tier | OperatorSite,
     {
       args = [],
       env = {},
@@ -34,7 +46,7 @@ export class OperatorProcess {
       waitForReady = true,
     }: { args?: string[]; env?: Record<string, string>; name?: string; waitForReady?: boolean } = {},
   ): Promise<OperatorProcess> {
-    const stateDir = tierStateDir(tier);
+    const { stateDir, kubeconfig } = siteOf(where);
     const logDir = join(stateDir, 'operators');
     mkdirSync(logDir, { recursive: true });
     const port = await freePort();
@@ -45,7 +57,7 @@ export class OperatorProcess {
         command: globalThis.process.execPath,
         args: [
           join(REPO_ROOT, 'src', 'main.ts'),
-          `--kubeconfig=${testEnv(tier).kubeconfig}`,
+          `--kubeconfig=${kubeconfig}`,
           `--health-address=127.0.0.1:${port}`,
           `--webhook-address=127.0.0.1:${webhookPort}`,
           ...(args.some((a) => a.startsWith('--webhook-token-file')) ? [] : ['--webhook-insecure']),
@@ -67,25 +79,27 @@ export class OperatorProcess {
   }
 
   /** Starts it again (after kill or stop), with the same flags, and waits for readiness. */
-  async restart(): Promise<void> {
+  async restart(readiness?: { timeoutMs?: number; intervalMs?: number }): Promise<void> {
     this.process.start();
-    await this.ready();
+    await this.ready(readiness);
   }
 
-  /** Waits until /readyz says its caches are in sync. */
-  async ready(): Promise<void> {
+  /** Waits until /readyz says its caches are in sync (polled every `intervalMs`). */
+  async ready({ timeoutMs = 30_000, intervalMs = 250 } = {}): Promise<void> {
     await eventually(
       `operator ${this.process.spec.name} ready`,
       async () => (await this.get('/readyz')).status === 200,
-      {
-        timeoutMs: 30_000,
-        check: () => this.process.assertAlive(),
-      },
+      { timeoutMs, intervalMs, check: () => this.process.assertAlive() },
     );
   }
 
   get running(): boolean {
     return this.process.running;
+  }
+
+  /** The process id while it runs (to read its memory from /proc), else undefined. */
+  get pid(): number | undefined {
+    return this.running ? this.process.pid : undefined;
   }
 
   /** The exit code once the process has exited (128 after a signal), else null. */

@@ -60,11 +60,12 @@ describe('parseConfig: defaults', () => {
       watchNamespaces: [],
       identity: 'selfheal-7c9d-x2',
       healthAddress: { host: '0.0.0.0', port: 8081 },
-      workers: 2,
+      workers: 16,
       retryLimit: { qps: 10, burst: 100 },
       // 80% of lease-duration (15s) minus renew-deadline (10s).
       requestTimeoutMs: 4 * SECOND,
       intakeConcurrency: 8,
+      events: { qps: 25, burst: 100 },
       leaderElection: {
         enabled: true,
         leaseDurationMs: 15 * SECOND,
@@ -101,7 +102,7 @@ describe('parseConfig: defaults', () => {
     const saved = process.env.SELFHEAL_WORKERS;
     process.env.SELFHEAL_WORKERS = '9';
     try {
-      expect(parse([], {}).workers).toBe(2);
+      expect(parse([], {}).workers).toBe(16);
     } finally {
       if (saved === undefined) delete process.env.SELFHEAL_WORKERS;
       else process.env.SELFHEAL_WORKERS = saved;
