@@ -4,6 +4,8 @@ import { GROUP, VERSION } from '../../src/api/group.ts';
 import { condition, IncidentClient } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
+import { kubectlIncident } from '../support/plugin.ts';
+import { SlackStandIn } from '../support/slack.ts';
 import { WebhookSink } from '../support/webhook-sink.ts';
 
 // The playbook's external-communication rule, with its 15 minutes shortened to 3 seconds: a P1 with
@@ -12,6 +14,7 @@ import { WebhookSink } from '../support/webhook-sink.ts';
 const kc = kubeConfigFor('integration');
 const core = kc.makeApiClient(CoreV1Api);
 const sink = new WebhookSink();
+const slack = new SlackStandIn();
 let namespace: string;
 let incidents: IncidentClient;
 let operator: OperatorProcess;
@@ -19,10 +22,17 @@ let operator: OperatorProcess;
 beforeAll(async () => {
   namespace = await createTestNamespace(kc, 'statuspage-rule');
   incidents = new IncidentClient(kc, namespace);
-  await sink.start();
+  await Promise.all([sink.start(), slack.start()]);
   await core.createNamespacedSecret({
     namespace,
     body: { metadata: { name: 'comms' }, stringData: { url: sink.endpoint('comms') } },
+  });
+  await core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: 'slack' },
+      stringData: { 'war-room': slack.webhook('#search-war-room'), status: slack.webhook('#service-status') },
+    },
   });
   operator = await OperatorProcess.start('integration', {
     name: 'statuspage-rule',
@@ -31,7 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await operator.stop();
-  await sink.close();
+  await Promise.all([sink.close(), slack.close()]);
   await core.deleteNamespace({ name: namespace });
 });
 
@@ -106,5 +116,66 @@ describe('the status page rule', () => {
     );
     expect(condition(cleared, 'StatusPageUpdateDue')?.reason).toBe('PublicUpdatePosted');
     expect(sink.deliveries('comms').filter((d) => d.event === 'update')).toHaveLength(1);
+  });
+});
+
+describe('a status channel (purpose: status)', () => {
+  it('hears each public update once, in its public words, and nothing of the incident itself', async () => {
+    await incidents.create('search-slow', {
+      severity: 'P2',
+      title: 'search-api p99 above 2 s on es-cluster-7',
+      target: { kind: 'Deployment', name: 'search-api' },
+      escalation: {
+        levels: [
+          {
+            after: '0s',
+            receivers: [
+              { name: 'war-room', type: 'slack', secretRef: { name: 'slack', key: 'war-room' } },
+              {
+                name: 'service-status',
+                type: 'slack',
+                purpose: 'status',
+                secretRef: { name: 'slack', key: 'status' },
+              },
+            ],
+          },
+        ],
+      },
+    });
+    await incidents.waitFor(
+      'search-slow',
+      'the war room paged',
+      (i) => i.status?.notifications?.some((e) => e.id === 'L1:war-room' && e.state === 'Delivered') ?? false,
+    );
+    const plugin = (...args: string[]) => kubectlIncident('integration', [...args, '-n', namespace]);
+    expect((await plugin('ack', 'search-slow', '--by', 'dana')).code).toBe(0);
+    const posted = [
+      ['Search results may load slowly. We are looking into it.', 'investigating'],
+      ['A fix is rolling out; search is getting faster.', 'monitoring'],
+    ];
+    for (const [message = '', status = ''] of posted)
+      expect((await plugin('update', 'search-slow', '--public', message, '--status', status)).code).toBe(0);
+    const heard = await incidents.waitFor(
+      'search-slow',
+      'both public updates delivered to the status channel',
+      (i) =>
+        ['pub0:service-status', 'pub1:service-status'].every((id) =>
+          i.status?.notifications?.some((e) => e.id === id && e.state === 'Delivered'),
+        ),
+    );
+    const said = slack.messages('#service-status');
+    expect(said.map((m) => m.text)).toEqual([
+      'Service status: Investigating. Search results may load slowly. We are looking into it.',
+      'Service status: Monitoring. A fix is rolling out; search is getting faster.',
+    ]);
+    const everything = JSON.stringify(said);
+    for (const internal of ['search-api', 'search-slow', 'es-cluster-7', namespace, 'dana', 'kubectl'])
+      expect(everything).not.toContain(internal);
+    // The page, the acknowledgement: to the war room only.
+    expect(
+      heard.status?.notifications?.filter((e) => e.receiver === 'service-status').map((e) => e.id),
+    ).toEqual(['pub0:service-status', 'pub1:service-status']);
+    expect(slack.messages('#search-war-room').length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(slack.messages('#search-war-room'))).not.toContain('A fix is rolling out');
   });
 });
