@@ -78,12 +78,7 @@ const scenario: Scenario = {
       env.defer(() => incidents.stop());
 
       const webhookUrl = new URL(operator.webhookUrl);
-      const selfheal = new HttpClient({ base: webhookUrl.origin, maxSockets: 512 });
-      const runner = new HttpClient({ base: new URL(baseline.url).origin, maxSockets: 512 });
-      env.defer(() => {
-        selfheal.close();
-        runner.close();
-      });
+      const baselineUrl = new URL(baseline.url);
       const restartPatch = (name: string) =>
         env.api.request(
           'PATCH',
@@ -97,18 +92,19 @@ const scenario: Scenario = {
         for (const system of SYSTEMS.filter((s) => systems.includes(s))) {
           // A distinct alert per round: the same signal back soon after a fix would be a recurrence.
           const alerts = names.map((name) => alertFor(NAMESPACE, name, { round: `r${rate}` }));
-          const send = (i: number): Promise<Reply> => {
-            const name = names[i] ?? '';
-            if (system === 'floor') return restartPatch(name);
-            const body = alerts[i] ?? '';
-            return system === 'selfheal'
-              ? selfheal.request('POST', webhookUrl.pathname, body)
-              : runner.request('POST', new URL(baseline.url).pathname, body);
-          };
+          // Fresh connections each round: a kept-alive one the server closed while idle between rounds
+          // would fail its next request (ECONNRESET), which says nothing about the system measured.
+          const url = system === 'selfheal' ? webhookUrl : baselineUrl;
+          const client = new HttpClient({ base: url.origin, maxSockets: 512 });
+          const send = (i: number): Promise<Reply> =>
+            system === 'floor'
+              ? restartPatch(names[i] ?? '')
+              : client.request('POST', url.pathname, alerts[i] ?? '');
           const restarts = names.map((name) => deployments.nextRestart(name));
           const hookFailuresBefore = baseline.failures();
           const load = await openLoop(count, rate, send);
-          const seen = await settledWithin(restarts, Math.max(120_000, (count / rate) * 3_000));
+          client.close();
+          const seen = await settledWithin(restarts, (ctx.smoke ? 30_000 : 120_000) + (count / rate) * 3_000);
           deployments.assertHealthy();
           const ok = load.sent.filter((s) => s.result && s.result.status >= 200 && s.result.status < 300);
           const failed = load.sent.find((s) => !ok.includes(s));

@@ -87,8 +87,6 @@ const scenario: Scenario = {
       await incidents.start();
       env.defer(() => incidents.stop());
       const webhookUrl = new URL(operator.webhookUrl);
-      const webhook = new HttpClient({ base: webhookUrl.origin });
-      env.defer(() => webhook.close());
       const audit = new AuditLog(env.controlPlane.auditLog);
 
       const cases: Case[] = [
@@ -98,11 +96,14 @@ const scenario: Scenario = {
           holdFor: hold,
           expect: 'Resolved',
           trigger: async () => {
+            // A connection of its own: one kept alive across a long hold may have been closed.
+            const webhook = new HttpClient({ base: webhookUrl.origin });
             const reply = await webhook.request(
               'POST',
               webhookUrl.pathname,
               alertFor(NAMESPACE, `hold-${i}`, {}, { alertName: `BenchHold${i}` }),
             );
+            webhook.close();
             const incident = (JSON.parse(reply.body) as { alerts?: { incident?: string }[] }).alerts?.[0]
               ?.incident;
             if (reply.status !== 200 || !incident)

@@ -118,8 +118,13 @@ const scenario: Scenario = {
       ctx.log(`steady: RSS ${fmt(steady.rssMB)} MB, heap used ${fmt(steady.heapUsedMB)} MB`);
 
       const webhookUrl = new URL(operator.webhookUrl);
-      const webhook = new HttpClient({ base: webhookUrl.origin, maxSockets: senders });
-      env.defer(() => webhook.close());
+      // Fresh connections per phase: one kept alive across a quiet wait may have been closed.
+      const client = () => {
+        const c = new HttpClient({ base: webhookUrl.origin, maxSockets: senders });
+        env.defer(() => c.close());
+        return c;
+      };
+      const webhook = client();
       const startsAt = new Date().toISOString();
       const alerts = Array.from({ length: burst }, (_, i) =>
         alertFor(NAMESPACE, `burst-${pad(i, 5)}`, {}, { alertName: BURST_ALERT, startsAt }),
@@ -148,8 +153,9 @@ const scenario: Scenario = {
       );
       await idle(operator);
 
+      const repeater = client();
       const repeatRun = await closedLoop(duplicates, senders, (i) =>
-        webhook.request('POST', webhookUrl.pathname, alerts[i % burst] ?? ''),
+        repeater.request('POST', webhookUrl.pathname, alerts[i % burst] ?? ''),
       );
       const repeats = loadFigures(repeatRun);
       const takenAsDuplicate = repeatRun.sent.filter(
