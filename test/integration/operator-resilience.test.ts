@@ -167,11 +167,30 @@ describe('API server outage', () => {
     await eventually('/readyz ok again', async () => (await operator.get('/readyz')).status === 200, {
       timeoutMs: 60_000,
     });
-    const resolved = await incidents.waitForPhase('api-slow', 'Resolved', 90_000);
+    // The cluster's own controller-manager recovers from the restart at its own pace (under load its
+    // caches lag and its Deployment updates conflict for a minute or more): that time is not the
+    // operator's. What is: once the rollout is complete, the incident resolves promptly.
+    await eventually(
+      'the restarted rollout complete (kube-controller-manager recovered)',
+      async () => {
+        const { metadata, spec, status } = await kc
+          .makeApiClient(AppsV1Api)
+          .readNamespacedDeployment({ name: 'api', namespace });
+        const replicas = spec?.replicas ?? 1;
+        return (
+          (status?.observedGeneration ?? 0) >= (metadata?.generation ?? 0) &&
+          status?.updatedReplicas === replicas &&
+          status.availableReplicas === replicas &&
+          (status.replicas ?? 0) === replicas
+        );
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+    const resolved = await incidents.waitForPhase('api-slow', 'Resolved', 30_000);
     expect(condition(resolved, 'Verified')?.status).toBe('True');
     expect(resolved.status?.attempts).toHaveLength(1);
     expect(await incidents.templateRevisions('api')).toBe(2);
-  });
+  }, 330_000);
 });
 
 describe('SLA timers', () => {
