@@ -141,6 +141,22 @@ export class BenchEnv {
   }
 }
 
+/**
+ * Does what the kubelet would for an operator that exited (a lost lease ends the process by design,
+ * e.g. when another system's load starved the node): starts it again and waits for readiness.
+ * Returns the exit code it had, or undefined when it was running.
+ */
+export async function restartIfExited(
+  operator: OperatorProcess,
+  log: (line: string) => void,
+): Promise<number | undefined> {
+  if (operator.running) return undefined;
+  const exitCode = operator.exitCode ?? -1;
+  log(`the operator had exited (code ${exitCode}; its log says why): starting it again`);
+  await operator.restart({ timeoutMs: 60_000 });
+  return exitCode;
+}
+
 /** Runs `body` with a fresh environment and stops everything afterwards, whatever happens. */
 export async function withBenchEnv<T>(
   scenario: string,

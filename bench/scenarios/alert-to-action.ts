@@ -5,7 +5,7 @@
 // and when the watch shows it) and the baseline (adnanh/webhook running `kubectl rollout restart`
 // for Alertmanager's payload), measured the same way.
 import { WebhookRunner } from '../lib/baseline.ts';
-import { withBenchEnv } from '../lib/env.ts';
+import { restartIfExited, withBenchEnv } from '../lib/env.ts';
 import { alertFor, createDeployments, deploymentsSettled, pad, restartPolicy } from '../lib/fixtures.ts';
 import { HttpClient, type Reply } from '../lib/http.ts';
 import { openLoop, settledWithin } from '../lib/load.ts';
@@ -30,6 +30,8 @@ interface SystemRun {
   /** The baseline's hook scripts that failed (kubectl exited non-zero), in this round. */
   hookFailures?: number;
   firstError?: string;
+  /** Set when the operator had exited before this round (and was started again): its exit code. */
+  operatorExitedBefore?: number;
   /** POST (or PATCH) → restart visible on the watch, ms, for the restarts seen. */
   restart: Summary;
   restartsSeen: number;
@@ -100,6 +102,10 @@ const scenario: Scenario = {
             system === 'floor'
               ? restartPatch(names[i] ?? '')
               : client.request('POST', url.pathname, alerts[i] ?? '');
+          // Each system is measured on its own: an operator the previous round's load made lose its
+          // lease (and exit) is restarted first, and the run says so.
+          const operatorRestarted =
+            system === 'selfheal' ? await restartIfExited(operator, ctx.log) : undefined;
           const restarts = names.map((name) => deployments.nextRestart(name));
           const hookFailuresBefore = baseline.failures();
           const load = await openLoop(count, rate, send);
@@ -130,6 +136,7 @@ const scenario: Scenario = {
             restart: summarize(restartMs),
             restartsSeen: restartMs.length,
             reply: summarize(replyMs),
+            ...(operatorRestarted === undefined ? {} : { operatorExitedBefore: operatorRestarted }),
             restartMs: round1(restartMs),
             replyMs: round1(replyMs),
           };
