@@ -143,7 +143,7 @@ export class BenchEnv {
 
 /**
  * Does what the kubelet would for an operator that exited (a lost lease ends the process by design,
- * e.g. when another system's load starved the node): starts it again and waits for readiness.
+ * e.g. when another system's load starved the node): starts it again and waits until it leads.
  * Returns the exit code it had, or undefined when it was running.
  */
 export async function restartIfExited(
@@ -154,6 +154,17 @@ export async function restartIfExited(
   const exitCode = operator.exitCode ?? -1;
   log(`the operator had exited (code ${exitCode}; its log says why): starting it again`);
   await operator.restart({ timeoutMs: 60_000 });
+  // Ready is not leading: the lease it could not release runs out first (--lease-duration).
+  await eventually(
+    'the restarted operator to lead',
+    async () => (await operator.metric('selfheal_leader')) === 1,
+    {
+      timeoutMs: 60_000,
+      check: () => {
+        if (!operator.running) throw new Error('the restarted operator exited again');
+      },
+    },
+  );
   return exitCode;
 }
 
