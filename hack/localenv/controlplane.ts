@@ -265,12 +265,41 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
   });
 }
 
-function apiServerPid(stateDir: string): number {
+type ControlPlaneBinary = 'kube-apiserver' | 'kube-controller-manager';
+
+function controlPlanePid(stateDir: string, binary: ControlPlaneBinary): number {
   const pid = processesMarkedFor(stateDir).find((p) =>
-    readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith('kube-apiserver'),
+    readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]?.endsWith(binary),
   );
-  if (pid === undefined) throw new Error(`no kube-apiserver is running for ${stateDir}`);
+  if (pid === undefined) throw new Error(`no ${binary} is running for ${stateDir}`);
   return pid;
+}
+
+/**
+ * SIGKILLs a control-plane process (an abrupt crash, not a graceful drain) and returns how to start
+ * it again with the same flags. A zombie left for its parent (the process that started it) to reap
+ * counts as gone.
+ */
+async function killControlPlaneProcess(
+  stateDir: string,
+  info: ControlPlaneInfo,
+  binary: ControlPlaneBinary,
+): Promise<() => ManagedProcess> {
+  const pid = controlPlanePid(stateDir, binary);
+  const [command = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  process.kill(pid, 'SIGKILL');
+  const gone = () =>
+    !existsSync(`/proc/${pid}`) ||
+    readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true;
+  await eventually(`${binary} to exit`, gone, { timeoutMs: 30_000, intervalMs: 100 });
+  return () => {
+    const restarted = new ManagedProcess(
+      { name: binary, command, args, logFile: info.logs[binary] ?? '/dev/null' },
+      stateDir,
+    );
+    restarted.start();
+    return restarted;
+  };
 }
 
 /**
@@ -279,7 +308,7 @@ function apiServerPid(stateDir: string): number {
  * nothing. Returns the function that thaws it (SIGCONT).
  */
 export function freezeApiServer(stateDir: string): () => void {
-  const pid = apiServerPid(stateDir);
+  const pid = controlPlanePid(stateDir, 'kube-apiserver');
   process.kill(pid, 'SIGSTOP');
   return () => process.kill(pid, 'SIGCONT');
 }
@@ -287,24 +316,12 @@ export function freezeApiServer(stateDir: string): () => void {
 /**
  * Kills the kube-apiserver of a running local environment from any process (a test worker, not
  * only the one that started it) and returns a function that starts it again with the same flags,
- * waiting until it is ready. Outage tests use it.
+ * waits until it is ready, and restarts the controller-manager. Outage tests use it.
  */
 export async function stopApiServer(stateDir: string, info: ControlPlaneInfo): Promise<() => Promise<void>> {
-  const pid = apiServerPid(stateDir);
-  const [command = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  // An abrupt outage (a crash, a partition), not a graceful drain. A zombie left for its parent
-  // (the process that started it) to reap counts as gone.
-  process.kill(pid, 'SIGKILL');
-  const gone = () =>
-    !existsSync(`/proc/${pid}`) ||
-    readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true;
-  await eventually('kube-apiserver to exit', gone, { timeoutMs: 30_000, intervalMs: 100 });
+  const startApiServer = await killControlPlaneProcess(stateDir, info, 'kube-apiserver');
   return async () => {
-    const apiserver = new ManagedProcess(
-      { name: 'kube-apiserver', command, args, logFile: info.logs['kube-apiserver'] ?? '/dev/null' },
-      stateDir,
-    );
-    apiserver.start();
+    const apiserver = startApiServer();
     const ca = readFileSync(info.caFile, 'utf8');
     await eventually(
       'kube-apiserver /readyz after restart',
@@ -314,5 +331,10 @@ export async function stopApiServer(stateDir: string, info: ControlPlaneInfo): P
         check: () => apiserver.assertAlive(),
       },
     );
+    // The controller-manager outlived the outage with caches that lag the restarted API server for
+    // minutes under load (its ReplicaSet syncs fail "read version ... is not as new as written
+    // version" and back off), stalling the rollouts of every later test of the tier. A fresh one
+    // starts from a consistent list, as it would after the node restart such an outage often is.
+    (await killControlPlaneProcess(stateDir, info, 'kube-controller-manager'))();
   };
 }
