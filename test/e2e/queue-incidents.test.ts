@@ -153,7 +153,15 @@ describe('a queue backlog alert from Prometheus through Alertmanager', () => {
     const count = 3000;
     await rabbit.publish(q.src, variedMessages(count));
 
-    const raised = await firstIncident(kc, incidents.namespace);
+    // RabbitMQ's per-queue series, a scrape, a rule evaluation and Alertmanager's group wait: seconds
+    // on an idle machine, but after the broker restarts of the tests before it, up to a minute more.
+    const raised = await firstIncident(kc, incidents.namespace, 150_000).catch(async (error: unknown) => {
+      const query = async (expr: string) =>
+        JSON.stringify((await axios.get(`${prometheus.url}/api/v1/query`, { params: { query: expr } })).data);
+      throw new Error(
+        `${String(error)}; Prometheus sees ${await query(`rabbitmq_queue_messages_ready{queue="${q.src}"}`)} and ${await query(`ALERTS{alertname="${alertName}"}`)}`,
+      );
+    });
     expect(raised.spec).toMatchObject({
       severity: 'P2',
       target: { kind: 'Deployment', name: 'orders-worker' },
@@ -194,7 +202,7 @@ describe('a queue backlog alert from Prometheus through Alertmanager', () => {
     expect(await operator.metric('selfheal_queue_messages_total{operation="moved"}')).toBeGreaterThanOrEqual(
       count,
     );
-  });
+  }, 330_000);
 });
 
 describe('verification by an HTTP health check', () => {

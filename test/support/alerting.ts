@@ -87,9 +87,9 @@ export async function listIncidents(kc: KubeConfig, namespace: string): Promise<
   return list.items;
 }
 
-export const firstIncident = (kc: KubeConfig, namespace: string) =>
+export const firstIncident = (kc: KubeConfig, namespace: string, timeoutMs = 60_000) =>
   eventually(`an incident in ${namespace}`, async () => (await listIncidents(kc, namespace))[0], {
-    timeoutMs: 60_000,
+    timeoutMs,
     intervalMs: 250,
   });
 
