@@ -180,7 +180,7 @@ describe('a move that loses its broker', () => {
       clock: systemClock,
       // Two publishing channels: the at-least-once bookkeeping must hold when confirms come from both.
       options: {
-        prefetch: 20,
+        prefetch: 5,
         publishChannels: 2,
         reconnect: { attempts: 5, initialDelayMs: 200, maxDelayMs: 2000 },
       },
@@ -194,8 +194,25 @@ describe('a move that loses its broker', () => {
       attempt: 'cut-1',
       deadline: new Date(Date.now() + 150_000),
     };
+    let ended = false;
     const run = engine.move(rabbit.connection(), spec, noSignal(), (p) => (latest = p));
-    await eventually('the move to be under way', () => (latest?.done ?? 0) >= 2000, { timeoutMs: 60_000 });
+    void run.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    // The management API lists a connection a second or more after it opens; on an idle machine the
+    // move can be that quick, so both are waited for together, and a move that ended first says so.
+    await eventually(
+      'the move under way and its connections listed by the management API',
+      async () => (latest?.done ?? 0) >= 2000 && (await rabbit.connections('selfheal cut-1')).length > 0,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        check: () => {
+          if (ended) throw new Error(`the move ended before it could be cut (${latest?.done ?? 0} done)`);
+        },
+      },
+    );
     const cut = await eventually(
       'the management API to list the move’s connections',
       async () => (await rabbit.closeConnections('selfheal cut-1')) > 0,

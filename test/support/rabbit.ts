@@ -167,12 +167,17 @@ export class RabbitTestClient {
   }
 
   /** Closes, from the broker's side, every client connection whose name starts with `prefix`. */
-  async closeConnections(prefix: string): Promise<number> {
+  /** The broker's connections whose client-given name starts with `prefix` (management API). */
+  async connections(prefix: string): Promise<string[]> {
     const { data } = await axios.get<{ name: string; client_properties?: { connection_name?: string } }[]>(
       `${this.info.managementUrl}/api/connections`,
       { auth: this.auth },
     );
-    const ours = data.filter((c) => c.client_properties?.connection_name?.startsWith(prefix));
+    return data.filter((c) => c.client_properties?.connection_name?.startsWith(prefix)).map((c) => c.name);
+  }
+
+  async closeConnections(prefix: string): Promise<number> {
+    const ours = (await this.connections(prefix)).map((name) => ({ name }));
     for (const c of ours)
       await axios.delete(`${this.info.managementUrl}/api/connections/${encodeURIComponent(c.name)}`, {
         auth: this.auth,
