@@ -6,7 +6,7 @@ import { summarize, type SummaryOptions } from '../../src/escalation/summary.ts'
 import { incident, iso, MINUTE, NAMESPACE, UID, type IncidentOverrides } from './fixtures.ts';
 
 export const GENERATOR_URL = 'http://prometheus.example.com:9090/graph?g0.expr=rate%28errors%5B5m%5D%29';
-export const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
+export const ROUTING_KEY = 'test-routing-key-not-a-secret-01';
 
 /** The status of a P1 that automation could not fix: two failed restarts, then Escalated at level 1. */
 export function escalatedStatus(overrides: Partial<IncidentStatus> = {}): IncidentStatus {

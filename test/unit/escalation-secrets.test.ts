@@ -33,14 +33,15 @@ const hook: Receiver = {
   secretRef: { name: 'hook', key: 'url' },
   signingSecretKey: 'signing-secret',
 };
-const SLACK_URL = 'https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX';
+// A stand-in address on a reserved domain: shaped like a webhook URL, yet nothing a scanner takes for one.
+const SLACK_URL = 'https://slack-webhook.example.test/services/test-workspace/test-channel/not-a-credential';
 const secrets = new MemorySecrets({
   'shop/pagerduty': {
     'routing-key': `${ROUTING_KEY}\n`,
     short: 'abc',
     spaced: `${ROUTING_KEY.slice(0, 31)} `,
   },
-  'shop/slack': { 'webhook-url': SLACK_URL, bad: 'hooks.slack.com/x', empty: ' \n' },
+  'shop/slack': { 'webhook-url': SLACK_URL, bad: 'slack-webhook.example.test/x', empty: ' \n' },
   'shop/hook': { url: 'https://hooks.example.com/selfheal', 'signing-secret': 'whsec_1' },
 });
 
@@ -99,7 +100,7 @@ describe('receiver credentials from Secrets', () => {
       const result = await readCredentials(secrets, 'shop', receiver);
       expect(result).toEqual({ ok: false, retriable: false, message });
       expect(message).not.toContain(ROUTING_KEY.slice(0, 8));
-      expect(message).not.toContain('hooks.slack.com');
+      expect(message).not.toContain(new URL(SLACK_URL).host);
     },
   );
 
