@@ -525,17 +525,11 @@ describe('as a background job of the leader', () => {
   let namespace: string;
   beforeAll(async () => {
     namespace = await createTestNamespace(kc, 'qd');
-    const c = rabbit.connection();
     await core.createNamespacedSecret({
       namespace,
       body: {
         metadata: { name: 'rabbitmq' },
-        stringData: {
-          'amqp-url': c.amqpUrl,
-          'management-url': c.managementUrl,
-          username: c.username,
-          password: `${c.password}\n`,
-        },
+        stringData: rabbit.connectionSecretData({ passwordSuffix: '\n' }),
       },
     });
   });

@@ -69,18 +69,9 @@ function names<const K extends string>(...kinds: K[]): Record<K, string> {
 async function namespaceWithBroker(prefix: string): Promise<IncidentClient> {
   const namespace = await createTestNamespace(kc, prefix);
   namespaces.push(namespace);
-  const c = rabbit.connection();
   await core.createNamespacedSecret({
     namespace,
-    body: {
-      metadata: { name: 'rabbitmq' },
-      stringData: {
-        'amqp-url': c.amqpUrl,
-        'management-url': c.managementUrl,
-        username: c.username,
-        password: c.password,
-      },
-    },
+    body: { metadata: { name: 'rabbitmq' }, stringData: rabbit.connectionSecretData() },
   });
   const incidents = new IncidentClient(kc, namespace);
   await incidents.deployment('orders-worker', 1);
@@ -325,11 +316,13 @@ describe("an incident's move that loses its broker", () => {
    */
   async function interruptedMove(
     prefix: string,
-    interrupt: (connectionPrefix: string) => Promise<void>,
+    interrupt: (connectionPrefix: string, underWay: () => Promise<boolean>) => Promise<void>,
   ): Promise<{ incident: Incident; duplicates: number; count: number }> {
     const incidents = await namespaceWithBroker(prefix);
     const q = names('src', 'parked');
-    const count = 30_000;
+    // Large enough that the move (about 10,000 messages/s here) outlasts the second or more the
+    // management API takes to list its connections.
+    const count = 60_000;
     await rabbit.publish(q.src, variedMessages(count, { persistentOnly: true }));
     await rabbit.declare(q.parked);
     await incidents.create('orders-backlog', {
@@ -337,11 +330,10 @@ describe("an incident's move that loses its broker", () => {
       actions: [moveAction(q.src, q.parked, 0, '150s')],
     });
     const created = await incidents.get('orders-backlog');
-    await eventually('the move to be under way', async () => (await rabbit.depth(q.parked)) > 0, {
-      timeoutMs: 60_000,
-      intervalMs: 50,
-    });
-    await interrupt(`selfheal ${created.metadata.uid ?? ''}/attempt-1`);
+    await interrupt(
+      `selfheal ${created.metadata.uid ?? ''}/attempt-1`,
+      async () => (await rabbit.depth(q.parked)) > 0,
+    );
     const incident = await incidents.waitFor('orders-backlog', 'Resolved or Escalated', ended, 170_000);
     return { incident, duplicates: await everyMessageKept(q, count), count };
   }
@@ -361,13 +353,15 @@ describe("an incident's move that loses its broker", () => {
 
   it('the broker cuts its connections: every message is in one of the two queues', async () => {
     let cut = 0;
-    const { incident, duplicates } = await interruptedMove('qi-cut', async (prefix) => {
-      // The management API lists a connection once its statistics are in (about a second).
-      cut = await eventually(
-        "the management API to list the move's connections",
-        async () => (await rabbit.closeConnections(prefix)) || false,
-        { timeoutMs: 30_000, intervalMs: 100 },
+    const { incident, duplicates } = await interruptedMove('qi-cut', async (prefix, underWay) => {
+      // The management API lists a connection once its statistics are in (about a second): both are
+      // watched from the start, and the cut comes once the move is under way and its connections listed.
+      await eventually(
+        'the move under way and its connections listed by the management API',
+        async () => (await underWay()) && (await rabbit.connections(prefix)).length > 0,
+        { timeoutMs: 60_000, intervalMs: 50 },
       );
+      cut = await rabbit.closeConnections(prefix);
     });
     expect(cut).toBeGreaterThan(0);
     completedOrReported(incident);
@@ -376,7 +370,8 @@ describe("an incident's move that loses its broker", () => {
   });
 
   it('RabbitMQ restarts: every message is in one of the two queues', async () => {
-    const { incident, duplicates } = await interruptedMove('qi-restart', async () => {
+    const { incident, duplicates } = await interruptedMove('qi-restart', async (_prefix, underWay) => {
+      await eventually('the move to be under way', underWay, { timeoutMs: 60_000, intervalMs: 50 });
       await rabbit.rabbitmqctl('stop_app');
       await rabbit.rabbitmqctl('start_app');
     });

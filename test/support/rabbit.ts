@@ -167,6 +167,20 @@ export class RabbitTestClient {
   }
 
   /** Closes, from the broker's side, every client connection whose name starts with `prefix`. */
+  /**
+   * The connection Secret's data as docs/queue-drain.md describes it. `passwordSuffix` lets a test
+   * store the password as editors often leave it (a trailing newline), which the reader must trim.
+   */
+  connectionSecretData({ passwordSuffix = '' } = {}): Record<string, string> {
+    const c = this.connection();
+    return {
+      'amqp-url': c.amqpUrl,
+      'management-url': c.managementUrl,
+      username: c.username,
+      password: `${c.password}${passwordSuffix}`,
+    };
+  }
+
   /** The broker's connections whose client-given name starts with `prefix` (management API). */
   async connections(prefix: string): Promise<string[]> {
     const { data } = await axios.get<{ name: string; client_properties?: { connection_name?: string } }[]>(
