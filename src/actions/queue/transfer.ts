@@ -256,7 +256,15 @@ class Pass {
 
   private maybeFinish(): void {
     const end = this.stopReason;
-    if (this.done || !end || !this.cancelled || this.window.size > 0 || this.unacked.length > 0) return;
+    if (
+      this.done ||
+      this.failure ||
+      !end ||
+      !this.cancelled ||
+      this.window.size > 0 ||
+      this.unacked.length > 0
+    )
+      return;
     this.finish(() => this.resolve(end));
   }
 
@@ -273,9 +281,13 @@ class Pass {
 
   private fail(failure: QueueFailure): void {
     if (this.done || this.failure) return;
-    // What the destination confirmed before the failure is safe to acknowledge.
-    if (!this.flushAcks()) return;
+    // The first failure is the one reported: when the broker closes the channels, acknowledging on
+    // the closed one fails too, and that must not turn a resumable broker loss into a channel error.
     this.failure = failure;
+    // What the destination confirmed before the failure is safe to acknowledge. On a channel that is
+    // gone the ack cannot be sent; the broker requeued those deliveries itself, so they are in both
+    // queues (at-least-once) and the resumed pass moves them again.
+    this.flushAcks();
     try {
       this.consumer.nackAll(true);
     } catch {
