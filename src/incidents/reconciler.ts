@@ -6,7 +6,13 @@
 // saying what was done.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
-import type { Incident, IncidentStatus } from '../api/incident.ts';
+import { parseDuration } from '../api/durations.ts';
+import {
+  MAX_CONTEXT_FACT_LENGTH,
+  MAX_CONTEXT_FACTS,
+  type Incident,
+  type IncidentStatus,
+} from '../api/incident.ts';
 import { claimAnnotation } from '../actions/claim.ts';
 import {
   describeTarget,
@@ -25,6 +31,7 @@ import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import {
   decide,
+  remediationOf,
   type ActionRegistry,
   type ApplyEffect,
   type Observations,
@@ -142,16 +149,42 @@ export class IncidentReconciler implements Reconciler {
     const { deps } = this;
     const observations = await observe(incident, deps.clock.now(), deps);
     const deliveries = deps.dispatcher?.deliveries(incident);
-    let context: string[] | undefined;
-    if (deps.context && !incident.status?.context && incident.spec.target)
-      context = await deps.context
-        .gather(incident, observations.target?.workload)
-        .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`.slice(0, 256)]);
+    const context =
+      deps.context && !incident.status?.context && incident.spec.target
+        ? await this.openingContext(deps.context, incident, observations)
+        : undefined;
     return {
       ...observations,
       ...(deliveries?.size ? { deliveries } : {}),
       ...(context ? { context } : {}),
     };
+  }
+
+  /**
+   * The playbook's first checks, once, when the incident opens: the target's facts and, when its
+   * verification has an HTTP check, how the health endpoint answered then (the service's own view of
+   * what is wrong, before any remediation).
+   */
+  private async openingContext(
+    reader: ContextReader,
+    incident: Incident,
+    observations: Observations,
+  ): Promise<string[]> {
+    const { deps } = this;
+    const check = remediationOf(incident, observations.policy, deps.settings)?.verification?.http;
+    const [facts, health] = await Promise.all([
+      reader
+        .gather(incident, observations.target?.workload)
+        .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`]),
+      check && deps.health
+        ? deps.health
+            .check(check, incident.metadata.namespace ?? '', parseDuration(check.timeout))
+            .then((answer) => [`health check at open: ${answer.message}`])
+        : [],
+    ]);
+    return [...facts, ...health]
+      .slice(0, MAX_CONTEXT_FACTS)
+      .map((fact) => fact.slice(0, MAX_CONTEXT_FACT_LENGTH));
   }
 
   /** The effect, conditioned on the checked version; a conflict yields the workload as it is now. */

@@ -252,6 +252,10 @@ describe('verification by an HTTP health check', () => {
       }),
     ]);
     expect(condition(verifying, 'Verified')?.reason).toBe('VerificationPending');
+    // The playbook's "check the health of dependent services", recorded once when it opened.
+    expect(verifying.status?.context).toContain(
+      `health check at open: GET ${health.url} answered 503 (expected 200): {"status":"starting"}`,
+    );
     // Held: the operator keeps checking at its interval and the incident stays where it is.
     const seen = health.server.requests.length;
     await eventually('three more checks', () => health.server.requests.length >= seen + 3, {
