@@ -100,6 +100,8 @@ describe('live pause', () => {
       (i) => condition(i, 'Held')?.status === 'True',
       10_000,
     );
+    // Held as soon as its next effect came due (its restart's 3s timeout), saying why, like the other.
+    expect(condition(slowHeld, 'Held')?.message).toContain('database failover in progress');
     expect(slowHeld.status?.attempts?.map((a) => `${a.id} ${a.result}`)).toEqual(['attempt-1 Failed']);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect((await incidents.readDeployment('slow')).spec?.replicas).toBe(2);
