@@ -66,6 +66,11 @@ export interface IncidentReconcilerDeps extends ObserveDeps {
 }
 
 const STATUS = { group: GROUP, version: VERSION, plural: 'incidents' } as const;
+/**
+ * The health check at open runs before the first action is decided: a service that hangs must not
+ * hold its own remediation up for the check's whole timeout ("no answer within 1000 ms" is a fact too).
+ */
+const OPENING_CHECK_TIMEOUT_MS = 1_000;
 
 export class IncidentReconciler implements Reconciler {
   private readonly deps: IncidentReconcilerDeps;
@@ -178,7 +183,11 @@ export class IncidentReconciler implements Reconciler {
         .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`]),
       check && deps.health
         ? deps.health
-            .check(check, incident.metadata.namespace ?? '', parseDuration(check.timeout))
+            .check(
+              check,
+              incident.metadata.namespace ?? '',
+              Math.min(parseDuration(check.timeout), OPENING_CHECK_TIMEOUT_MS),
+            )
             .then((answer) => [`health check at open: ${answer.message}`])
         : [],
     ]);
