@@ -137,8 +137,12 @@ const operator = new ManagedProcess(
       `--webhook-address=127.0.0.1:${webhookPort}`,
       `--webhook-token-file=${tokenFile}`,
       `--status-page-address=127.0.0.1:${statusPagePort}`,
+      // No namespace speaks on the public page unless the install opts it in.
+      `--status-page-namespaces=${NAMESPACE}`,
       `--pagerduty-url=${pagerDutyUrl}`,
       '--namespace=selfheal-system',
+      // The Slack stand-in listens on 127.0.0.1: a tenant URL may reach loopback only when allowed.
+      '--egress-allow-loopback',
     ],
     logFile: operatorLog,
   },
@@ -206,7 +210,8 @@ await objects.createNamespacedCustomObject({
     metadata: { name: 'demo-restart' },
     spec: {
       match: { alertName: 'DemoApiDown' },
-      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      // The alert names the Deployment; the selector says which Deployments an alert may name.
+      target: { kind: 'Deployment', nameFromLabel: 'deployment', selector: { matchLabels: { app: 'api' } } },
       actions: [{ type: 'rolloutRestart' }],
       guards: { maxAttempts: 2, cooldown: '0s', maxPerHour: 10 },
       public: { message: 'Some requests to our API fail. We are looking into it.' },

@@ -6,8 +6,14 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
 import { SEVERITIES, type Severity } from './api/group.ts';
-import { Escalation as EscalationSchema, receiverRuleProblems, type Escalation } from './api/remediation.ts';
+import {
+  Escalation as EscalationSchema,
+  MAX_CHECK_TIMEOUT,
+  receiverRuleProblems,
+  type Escalation,
+} from './api/remediation.ts';
 import { parseDuration } from './api/durations.ts';
+import { EGRESS_FLAGS, parseAllowList, type EgressSettings, type GuardedClass } from './base/egress.ts';
 import { parseLinkTemplates, type LinkTemplate } from './escalation/links.ts';
 import { DEFAULT_PAGERDUTY_URL } from './escalation/receivers/pagerduty.ts';
 import { DEFAULT_PLAYBOOK, type Playbook } from './incidents/playbook.ts';
@@ -26,8 +32,11 @@ export interface StatusPageConfig {
   title: string;
   /** The page's public URL; undefined: taken from each request's Host header. */
   url?: string;
-  /** Only these namespaces' components and incidents; undefined: every namespace. */
-  namespaces?: string[];
+  /**
+   * The namespaces whose components and incidents the page shows, besides those labelled
+   * selfheal.dev/status-page=public; empty: only the labelled ones (none speaks unless opted in).
+   */
+  namespaces: string[];
 }
 
 export interface EscalationConfig {
@@ -56,6 +65,8 @@ export interface OperatorConfig {
   retryLimit: { qps: number; burst: number };
   /** Every request the leader makes is aborted after this long (below lease - renew deadline). */
   requestTimeoutMs: number;
+  /** Verification checks, run off the reconcile path within these limits. */
+  checks: { maxTimeoutMs: number; concurrency: number; perNamespace: number };
   /** Alerts of one notification written at once. */
   intakeConcurrency: number;
   /** The overall pace of Event writes. */
@@ -68,6 +79,8 @@ export interface OperatorConfig {
   };
   logLevel: string;
   incidents: IncidentSettings;
+  /** Where URLs tenants set may go (src/base/egress.ts). */
+  egress: EgressSettings;
 }
 
 type Kind = 'string' | 'int' | 'duration' | 'bool' | 'address' | 'severities' | 'namespaces' | 'file';
@@ -234,6 +247,24 @@ export const SETTINGS = [
     help: "how often a verification's PromQL check is queried and a queue job's progress looked at (workloads are followed by watch, never polled)",
   },
   {
+    flag: 'max-check-timeout',
+    kind: 'duration',
+    default: '30s',
+    help: "ceiling on one verification HTTP check's timeout: a longer verification.http.timeout is cut to it (the CRDs refuse more than 30s; this may only lower that)",
+  },
+  {
+    flag: 'check-concurrency',
+    kind: 'int',
+    default: '32',
+    help: 'verification checks (HTTP and PromQL) in flight at once, overall; they run in the background, never in a reconcile worker',
+  },
+  {
+    flag: 'check-concurrency-per-namespace',
+    kind: 'int',
+    default: '8',
+    help: "verification checks in flight at once for one namespace, so one namespace's slow endpoints cannot take every slot",
+  },
+  {
     flag: 'webhook-address',
     kind: 'address',
     default: '0.0.0.0:8080',
@@ -285,6 +316,36 @@ export const SETTINGS = [
     help: 'links in pages and messages: Text=URL entries separated by spaces, URLs with {namespace} {kind} {target} {alertname} {incident} {severity}',
   },
   {
+    flag: 'egress-allow',
+    kind: 'string',
+    default: 'hooks.slack.com',
+    help: "comma-separated hosts, *.domain wildcards, addresses and CIDRs that URLs tenants set (HTTP checks, webhook and Slack receivers, RabbitMQ) may reach, besides Services of the object's own namespace; it never lifts the classes below",
+  },
+  {
+    flag: 'egress-allow-loopback',
+    kind: 'bool',
+    default: 'false',
+    help: 'let tenant URLs reach loopback addresses (127.0.0.0/8, ::1, and 0.0.0.0/::, which reach the local host): tests and local development only',
+  },
+  {
+    flag: 'egress-allow-link-local',
+    kind: 'bool',
+    default: 'false',
+    help: 'let tenant URLs reach link-local addresses (169.254.0.0/16, fe80::/10), metadata addresses excepted',
+  },
+  {
+    flag: 'egress-allow-metadata',
+    kind: 'bool',
+    default: 'false',
+    help: 'let tenant URLs reach cloud metadata endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200, metadata.google.internal, ...): never in a shared cluster',
+  },
+  {
+    flag: 'egress-allow-self',
+    kind: 'bool',
+    default: 'false',
+    help: "let tenant URLs reach the operator's own pod address (the POD_IP environment variable)",
+  },
+  {
     flag: 'unmatched-namespace',
     kind: 'string',
     help: 'where alerts no policy matches become escalation-only incidents (default: only counted)',
@@ -308,13 +369,15 @@ export const SETTINGS = [
   {
     flag: 'status-page-namespaces',
     kind: 'string',
-    help: 'comma-separated namespaces whose components and incidents the page shows (default: all)',
+    help: 'comma-separated namespaces whose components and incidents the page shows, besides namespaces labelled selfheal.dev/status-page=public (default: none)',
   },
 ] as const satisfies readonly Setting[];
 
 type Flag = (typeof SETTINGS)[number]['flag'];
 
 export class ConfigError extends Error {}
+
+const MAX_CHECK_TIMEOUT_MS = parseDuration(MAX_CHECK_TIMEOUT);
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
@@ -431,6 +494,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'request-timeout',
       `must be shorter than --lease-duration minus --renew-deadline (${marginMs} ms), or a deposed leader's request could land after another replica took over`,
     );
+  const maxCheckTimeoutMs = duration('max-check-timeout', { positive: true });
+  if (maxCheckTimeoutMs > MAX_CHECK_TIMEOUT_MS)
+    fail(
+      'max-check-timeout',
+      `must be at most ${MAX_CHECK_TIMEOUT} (the CRDs' own limit; it may only lower it)`,
+    );
+  const checkConcurrency = int('check-concurrency', 1, 1024);
+  const checkPerNamespace = int('check-concurrency-per-namespace', 1, checkConcurrency);
   const playbookFile = str('playbook-file');
   let playbook = DEFAULT_PLAYBOOK;
   if (playbookFile) {
@@ -486,7 +557,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         address: address('status-page-address'),
         title: statusPageTitle,
         ...(statusPageUrl ? { url: statusPageUrl.replace(/\/*$/, '/') } : {}),
-        ...(statusPageNamespaces.length > 0 ? { namespaces: statusPageNamespaces } : {}),
+        namespaces: statusPageNamespaces,
       }
     : undefined;
   const pagerDutyUrl = str('pagerduty-url') ?? DEFAULT_PAGERDUTY_URL;
@@ -498,6 +569,25 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   } catch (error) {
     fail('link-templates', (error as Error).message);
   }
+  const egressAllow = (str('egress-allow') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    parseAllowList(egressAllow);
+  } catch (error) {
+    fail('egress-allow', (error as Error).message);
+  }
+  const egress: EgressSettings = {
+    allow: egressAllow,
+    lifted: (Object.entries(EGRESS_FLAGS) as [GuardedClass, Flag][]).flatMap(([cls, flag]) =>
+      bool(flag) ? [cls] : [],
+    ),
+    selfAddresses: (env.POD_IP ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
   const watchNamespaces = namespaces('watch-namespaces');
   if (unmatchedNamespace && watchNamespaces.length > 0 && !watchNamespaces.includes(unmatchedNamespace))
     fail(
@@ -511,6 +601,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       maxBodyBytes: int('webhook-max-body', 1024, 64 * 1024 * 1024),
     },
     ...(statusPage ? { statusPage } : {}),
+    egress,
     escalation: {
       pagerDutyUrl: pagerDutyUrl.replace(/\/+$/, ''),
       notificationTimeoutMs: duration('notification-timeout', { positive: true }),
@@ -526,6 +617,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     workers: int('workers', 1, 64),
     retryLimit: { qps: int('retry-qps', 1, 10_000), burst: int('retry-burst', 1, 100_000) },
     requestTimeoutMs,
+    checks: {
+      maxTimeoutMs: maxCheckTimeoutMs,
+      concurrency: checkConcurrency,
+      perNamespace: checkPerNamespace,
+    },
     intakeConcurrency: int('intake-concurrency', 1, 256),
     events: { qps: int('event-qps', 1, 10_000), burst: int('event-burst', 1, 100_000) },
     leaderElection: { enabled: bool('leader-elect'), leaseDurationMs, renewDeadlineMs, retryPeriodMs },

@@ -1,6 +1,5 @@
 // Configuration and wiring only: every part is built here and handed what it needs.
 import { randomBytes } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
 import {
   AppsV1Api,
   CoordinationV1Api,
@@ -17,7 +16,7 @@ import { AlertIntake } from './alerts/intake.ts';
 import { PrometheusAlertPoller } from './alerts/poller.ts';
 import { KubeIncidentStore } from './alerts/store.ts';
 import { AlertWebhook } from './alerts/webhook.ts';
-import { GROUP, VERSION, type WorkloadKind } from './api/group.ts';
+import { GROUP, STATUS_PAGE_LABEL, STATUS_PAGE_PUBLIC, VERSION, type WorkloadKind } from './api/group.ts';
 import type { Incident } from './api/incident.ts';
 import type { RemediationPolicy } from './api/policy.ts';
 import type { StatusComponent } from './api/statuscomponent.ts';
@@ -27,6 +26,8 @@ import { QueueEngine } from './actions/queue/engine.ts';
 import { QueueJobs } from './actions/queue/runner.ts';
 import { KubeSecretReader } from './runtime/secrets.ts';
 import { HttpHealthChecker } from './verify/http.ts';
+import { EgressPolicy } from './base/egress.ts';
+import { CheckProbes } from './verify/probes.ts';
 import { IncidentCache } from './incidents/cache.ts';
 import { KubeContextReader } from './incidents/context.ts';
 import { NotificationDispatcher } from './incidents/notify.ts';
@@ -81,9 +82,6 @@ function withoutPodSpec<T extends { spec?: { template?: { spec?: unknown } } }>(
 }
 
 async function main(): Promise<void> {
-  // Policy label matchers are regular expressions from users; V8 then falls back to its linear-time
-  // engine when one would backtrack catastrophically, as Alertmanager's RE2 never does.
-  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
   if (process.argv.includes('--help')) {
     console.log(helpText());
     return;
@@ -94,6 +92,8 @@ async function main(): Promise<void> {
   const kc = loadKubeConfig(config);
   const metrics = new Metrics();
   const clock = systemClock;
+  // Every URL a tenant sets (HTTP checks, receivers, RabbitMQ) goes through this one policy.
+  const egress = new EgressPolicy(config.egress);
   const userAgent = `selfheal (${identity})`;
 
   const elector = config.leaderElection.enabled
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
   const secrets = new KubeSecretReader(leaderCore);
   const isLeader = () => elector?.isLeader() ?? true;
   const jobs = new QueueJobs({
-    engine: new QueueEngine({ clock, metrics, logger }),
+    engine: new QueueEngine({ clock, metrics, logger, egress }),
     secrets,
     clock,
     settled: (key) => incidentController.enqueue(key),
@@ -269,6 +269,7 @@ async function main(): Promise<void> {
       pagerDutyUrl: config.escalation.pagerDutyUrl,
       // Like every request of the leader: none still in flight when another replica takes over.
       timeoutMs: Math.min(config.escalation.notificationTimeoutMs, config.requestTimeoutMs),
+      egress,
       clock,
       logger,
     }),
@@ -279,6 +280,14 @@ async function main(): Promise<void> {
     clock,
     metrics,
     settled: (key) => incidentController.enqueue(key),
+  });
+  // Verification checks run here, off the reconcile path; a result wakes its incident.
+  const probes = new CheckProbes({
+    clock,
+    concurrency: config.checks.concurrency,
+    perNamespace: config.checks.perNamespace,
+    settled: (key) => incidentController.enqueue(key),
+    logger,
   });
   const incidentController = new Controller({
     name: 'incidents',
@@ -301,7 +310,7 @@ async function main(): Promise<void> {
       readIncident: incidentReader(leaderClients),
       dispatcher,
       jobs,
-      health: new HttpHealthChecker(),
+      checks: { probes, health: new HttpHealthChecker({ egress }), maxTimeoutMs: config.checks.maxTimeoutMs },
       context: new KubeContextReader(leaderClients.makeApiClient(AppsV1Api), leaderCore),
       drafts: new KubeDraftWriter(leaderCore),
       actions: ACTIONS,
@@ -390,19 +399,30 @@ async function main(): Promise<void> {
   const health = new HealthServer({ registry: metrics.registry, notReady: notSynced });
   const port = await health.listen(config.healthAddress.host, config.healthAddress.port);
   // Served by every replica from its caches, so it keeps answering while the API server is down.
+  // Only namespaces the install opted in speak on it: listed, or labelled by whoever may label them.
+  const statusPageListed = new Set(config.statusPage?.namespaces ?? []);
   const statusPage =
     components && config.statusPage
       ? new StatusPageServer({
           components,
           incidents: incidentInformer,
-          synced: () => components.hasSyncedOnce && incidentInformer.hasSyncedOnce,
+          synced: () =>
+            components.hasSyncedOnce && incidentInformer.hasSyncedOnce && namespaces.hasSyncedOnce,
           title: config.statusPage.title,
           ...(config.statusPage.url ? { url: config.statusPage.url } : {}),
-          ...(config.statusPage.namespaces ? { namespaces: config.statusPage.namespaces } : {}),
+          speaksFor: (name) =>
+            statusPageListed.has(name) ||
+            namespaces.get(name)?.metadata?.labels?.[STATUS_PAGE_LABEL] === STATUS_PAGE_PUBLIC,
           clock,
           logger,
         })
       : undefined;
+  if (statusPage) {
+    const changed = () => statusPage.changed();
+    components?.onChange(changed);
+    incidentInformer.onChange(changed);
+    namespaces.onChange(changed);
+  }
   const statusPageAt = config.statusPage?.address;
   const statusPageAddress =
     statusPage && statusPageAt
@@ -473,6 +493,9 @@ async function main(): Promise<void> {
           { identity, validUntil: elector.validUntilWallClock().toISOString() },
           'leader election lost: exiting',
         );
+        // The queue jobs' abort handlers run now, synchronously: each acknowledges what its parking
+        // queue confirmed and requeues the rest; the broker requeues whatever the exit cuts off.
+        void jobs.abortAll('leader lease lost');
         process.exit(1);
       },
     });
@@ -483,9 +506,11 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     poller?.stop();
+    // No check in flight may hold the reconciles, and so the shutdown, up.
+    probes.stop();
     await webhook.close();
     await Promise.all([incidentController.stop(), policyController.stop()]);
-    jobs.abortAll('shutting down');
+    await jobs.abortAll('shutting down');
     // Events are written in the background: finish them while this replica may still write.
     await Promise.all([events.drain(), policyEvents.drain()]);
     // Before the lease is handed back: once it is, another replica may act at once.

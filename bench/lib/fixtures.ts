@@ -71,7 +71,12 @@ export async function restartPolicy(
     metadata: { name },
     spec: {
       match: { alertName },
-      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      // The bench's Deployments (createDeployments) carry app=<name>: alerts may name any of them.
+      target: {
+        kind: 'Deployment',
+        nameFromLabel: 'deployment',
+        selector: { matchExpressions: [{ key: 'app', operator: 'Exists' }] },
+      },
       actions: [{ type: 'rolloutRestart' }],
       guards: { maxAttempts: 3, cooldown: '0s', maxPerHour: 100 },
       ...(verification ? { verification } : {}),

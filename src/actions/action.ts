@@ -23,6 +23,10 @@ export interface ActionJobs {
   /** Starts the attempt's job unless it runs (or ran) already: one run per marker. */
   /** `owner` is the incident's key, woken when the job ends. */
   start(marker: string, request: { owner: string; namespace: string; action: Action; deadline: Date }): void;
+  /** Stops the attempt's job, if it runs: its attempt ended (the pause, a person's resolution). */
+  abort(marker: string, reason: string): void;
+  /** Stops every job the owner (an incident's key) started: the incident was deleted. */
+  abortOwnedBy(owner: string, reason: string): void;
 }
 
 /** What an attempt fixes when its intent is recorded, so that its effect is the same every time. */

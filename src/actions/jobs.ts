@@ -85,14 +85,27 @@ export class JobRegistry<P, R> {
     return this.jobs.get(id)?.settled;
   }
 
-  /** Stops a running job (the incident was resolved by a person, the attempt timed out). */
-  abort(id: string, reason: string): void {
-    this.jobs.get(id)?.controller.abort(reason);
+  /**
+   * Stops a running job (the pause, a person's resolution, the incident deleted): its run sees the
+   * signal with `reason` and ends as it chooses (a queue job requeues what it has not settled), then
+   * the job is failed with the run's error. True when a running job was told to stop; a finished
+   * job keeps its outcome and a job already told keeps the first reason.
+   */
+  abort(id: string, reason: string): boolean {
+    const entry = this.jobs.get(id);
+    if (!entry || entry.current.snapshot.state !== 'running' || entry.controller.signal.aborted) return false;
+    entry.controller.abort(reason);
+    return true;
   }
 
-  /** Stops every running job at once: the lease is lost and another replica takes over. */
-  abortAll(reason: string): void {
-    for (const entry of this.jobs.values()) entry.controller.abort(reason);
+  /**
+   * Stops every running job at once (the lease is lost and another replica takes over, or the
+   * process shuts down); resolves once each has ended.
+   */
+  async abortAll(reason: string): Promise<void> {
+    const ids = this.running();
+    for (const id of ids) this.abort(id, reason);
+    await Promise.all(ids.map((id) => this.settled(id)));
   }
 
   /** Drops a finished job once its outcome is recorded; a running job is left alone. */

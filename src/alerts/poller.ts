@@ -3,8 +3,9 @@
 // raised whose alert Prometheus no longer fires. That comes from the incidents themselves, not from
 // memory of the last poll, so an alert that stopped while the leader changed is still resolved.
 // Run by the leader only.
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import { RECURRED_ANNOTATION, SIGNAL_CLEARED_ANNOTATION } from '../api/group.ts';
+import { outboundClient } from '../base/outbound.ts';
 import type { IncidentCache } from '../incidents/cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
@@ -28,6 +29,9 @@ export interface PrometheusAlertPollerOptions {
   logger: Logger;
 }
 
+/** The largest /api/v1/alerts answer read (some 20,000 alerts); a larger one fails the poll. */
+export const MAX_ALERTS_ANSWER_BYTES = 16 * 1024 * 1024;
+
 export class PrometheusAlertPoller {
   private readonly options: PrometheusAlertPollerOptions;
   private readonly http: AxiosInstance;
@@ -36,7 +40,11 @@ export class PrometheusAlertPoller {
 
   constructor(options: PrometheusAlertPollerOptions) {
     this.options = options;
-    this.http = axios.create({ baseURL: options.prometheusUrl, timeout: 10_000 });
+    this.http = outboundClient({
+      baseURL: options.prometheusUrl,
+      timeout: 10_000,
+      maxAnswerBytes: MAX_ALERTS_ANSWER_BYTES,
+    });
   }
 
   start(): void {

@@ -4,8 +4,8 @@
 // for a reason that may pass (Alertmanager then retries the whole group, and the alerts already
 // written come back as duplicates), and 4xx only for requests that can never succeed.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { close, listen } from '../runtime/httpserver.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpService } from '../runtime/httpserver.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AlertIntake } from './intake.ts';
@@ -39,26 +39,17 @@ class HttpError extends Error {
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-export class AlertWebhook {
-  private readonly server: Server;
+export class AlertWebhook extends HttpService {
   private readonly options: AlertWebhookOptions;
   private readonly tokenDigest: Buffer | undefined;
 
   constructor(options: AlertWebhookOptions) {
+    super();
     this.options = options;
     this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
-    this.server = createServer((req, res) => void this.handle(req, res));
   }
 
-  listen(host: string, port: number): Promise<number> {
-    return listen(this.server, host, port);
-  }
-
-  close(): Promise<void> {
-    return close(this.server);
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { metrics, logger, intake } = this.options;
     const started = performance.now();
     const answered = (outcome: string) => {

@@ -234,6 +234,9 @@ export const ATTEMPT_RESULTS = ['Running', 'Succeeded', 'Failed', 'Refused'] as 
  */
 export const MAX_NOTIFICATIONS = 256;
 
+/** The attempts the status records; refused ones count too, so a new attempt beyond it is refused. */
+export const MAX_ATTEMPTS = 32;
+
 export const Attempt = Type.Object({
   id: Type.String({
     maxLength: 128,
@@ -345,7 +348,7 @@ export const IncidentStatus = Type.Object({
       'Remediated, Verified, Escalated, Acknowledged, ResponseSLABreached, ResolutionSLABreached, Resolved.',
     ),
   ),
-  attempts: Type.Optional(Type.Array(Attempt, { maxItems: 32 })),
+  attempts: Type.Optional(Type.Array(Attempt, { maxItems: MAX_ATTEMPTS })),
   attemptCount: Type.Optional(
     Type.Integer({ minimum: 0, description: 'len(attempts), for the printer column.' }),
   ),

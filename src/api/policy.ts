@@ -1,7 +1,8 @@
 import { Type, type Static } from 'typebox';
-import { SEVERITIES, WORKLOAD_KINDS } from './group.ts';
+import { ALERT_REMEDIATION_ENABLED, ALERT_REMEDIATION_LABEL, SEVERITIES, WORKLOAD_KINDS } from './group.ts';
 import { PolicyPublic } from './public.ts';
-import { actionList, Escalation, Verification } from './remediation.ts';
+import { actionList, Escalation, MAX_DELAY, Verification } from './remediation.ts';
+import { LabelSelector } from './selector.ts';
 import { conditions, duration, ObjectMeta, objectName, stringEnum, stringMap, withRules } from './schema.ts';
 
 export const MATCH_OPERATORS = ['=', '!=', '=~', '!~'] as const;
@@ -85,6 +86,12 @@ export const PolicyTarget = withRules(
           description: 'The alert label that carries the workload name (such as deployment).',
         }),
       ),
+      selector: Type.Optional({
+        ...LabelSelector,
+        description:
+          `The workloads the policy may act on: the target must carry these labels, checked right before every action. ` +
+          `Without a selector, a target named from an alert label must carry ${ALERT_REMEDIATION_LABEL}=${ALERT_REMEDIATION_ENABLED}; {} allows every workload of the namespace.`,
+      }),
     },
     { description: "The workload to act on, always in the policy's own namespace." },
   ),
@@ -105,6 +112,7 @@ export const Guards = Type.Object(
     cooldown: duration(
       'After an automated action on a target, further incidents on it within this time escalate instead of acting.',
       '30m',
+      { max: MAX_DELAY },
     ),
     maxPerHour: Type.Integer({
       minimum: 1,

@@ -1,14 +1,32 @@
 // The parts of remediation shared by Incidents and RemediationPolicies: actions, verification and
 // escalation levels.
 import { Type, type Static } from 'typebox';
+import { parseDuration } from './durations.ts';
 import { duration, objectName, SecretKeyRef, stringEnum, withRules } from './schema.ts';
+
+/**
+ * Bounds on the durations tenants write. One HTTP check's request is held by the operator: at most
+ * MAX_CHECK_TIMEOUT, which the install may lower (--max-check-timeout) but never raise. A check
+ * interval below MIN_CHECK_INTERVAL would keep its incident's reconcile busy. The others become
+ * deadlines on the status (a timer there, not in memory) or a queue job's deadline: generous limits
+ * that refuse the absurd (500h).
+ */
+export const MAX_CHECK_TIMEOUT = '30s';
+export const MIN_CHECK_INTERVAL = '1s';
+const MAX_CHECK_INTERVAL = '1h';
+/** Action, verification and hold deadlines. */
+export const MAX_DEADLINE = '24h';
+/** Escalation delays and cooldowns, which may sensibly span days. */
+export const MAX_DELAY = '168h';
 
 export const ACTION_TYPES = ['rolloutRestart', 'scale', 'queueDrain', 'queueReplay'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 export const RolloutRestartParams = Type.Object(
   {
-    timeout: duration('How long the restarted rollout may take to complete before the attempt fails.', '5m'),
+    timeout: duration('How long the restarted rollout may take to complete before the attempt fails.', '5m', {
+      max: MAX_DEADLINE,
+    }),
   },
   { description: 'Parameters of rolloutRestart (all optional).' },
 );
@@ -87,7 +105,7 @@ export const QueueDrainParams = withRules(
         description:
           "waitForConsumers only: first scale the incident's target (the consumer Deployment) by these parameters, within min and max.",
       }),
-      timeout: duration('How long the drain may take.', '10m'),
+      timeout: duration('How long the drain may take.', '10m', { max: MAX_DEADLINE }),
     },
     { description: 'Parameters of queueDrain (RabbitMQ).' },
   ),
@@ -125,7 +143,7 @@ export const QueueReplayParams = withRules(
           'Replay only the messages parked from this queue; the others stay parked. Default: every message goes back to the queue its x-selfheal-source-queue header names.',
         ),
       ),
-      timeout: duration('How long the replay may take.', '10m'),
+      timeout: duration('How long the replay may take.', '10m', { max: MAX_DEADLINE }),
     },
     { description: 'Parameters of queueReplay: parked messages back to their source queue, at least once.' },
   ),
@@ -248,9 +266,18 @@ export const HttpCheck = withRules(
             'What the jsonPath field must be: a string field equal to it, or a number, boolean or null written the same way (true, 200).',
         }),
       ),
-      interval: duration('How often the check runs while the incident is Verifying.', '10s'),
-      timeout: duration('How long one request may take.', '5s'),
-      holdFor: duration('How long the check must pass without a failure in between.', '1m'),
+      interval: duration('How often the check runs while the incident is Verifying.', '10s', {
+        min: MIN_CHECK_INTERVAL,
+        max: MAX_CHECK_INTERVAL,
+      }),
+      timeout: duration(
+        'How long one request may take; the installation may set a lower ceiling (--max-check-timeout).',
+        '5s',
+        { max: MAX_CHECK_TIMEOUT },
+      ),
+      holdFor: duration('How long the check must pass without a failure in between.', '1m', {
+        max: MAX_DEADLINE,
+      }),
     },
     { description: 'An HTTP health check that must pass for holdFor.' },
   ),
@@ -266,6 +293,11 @@ export const HttpCheck = withRules(
 );
 export type HttpCheck = Static<typeof HttpCheck>;
 
+/** How often a check runs: its interval, never below the bound (objects stored before it existed). */
+export function checkIntervalMs(check: Pick<HttpCheck, 'interval'>): number {
+  return Math.max(parseDuration(check.interval), parseDuration(MIN_CHECK_INTERVAL));
+}
+
 export const Verification = Type.Object(
   {
     promQL: Type.Optional(
@@ -275,13 +307,15 @@ export const Verification = Type.Object(
         description: 'A PromQL expression that must return a non-empty result (be true) for holdFor.',
       }),
     ),
-    holdFor: duration('How long promQL must hold without a break.', '15m'),
+    holdFor: duration('How long promQL must hold without a break.', '15m', { max: MAX_DEADLINE }),
     http: Type.Optional(HttpCheck),
     alertResolved: Type.Boolean({
       default: false,
       description: 'Also wait for the alert that raised the incident to resolve.',
     }),
-    timeout: duration('How long verification may take after the action before it counts as failed.', '30m'),
+    timeout: duration('How long verification may take after the action before it counts as failed.', '30m', {
+      max: MAX_DEADLINE,
+    }),
   },
   {
     description:
@@ -369,6 +403,8 @@ export function receiverRuleProblems(receiver: Receiver): { field: string; messa
 export const EscalationLevel = Type.Object({
   after: duration(
     'How long after escalation begins this level is notified. The first level is always notified when escalation begins; a later level is also notified early when the response target passes unacknowledged.',
+    undefined,
+    { max: MAX_DELAY },
   ),
   receivers: Type.Array(Receiver, { minItems: 1, maxItems: 10 }),
 });

@@ -39,13 +39,34 @@ export function stringMap(
 /** Kubernetes-style durations: 90s, 15m, 4h, 1h30m, 500ms. */
 export const DURATION_PATTERN = '^([0-9]{1,6}(ms|s|m|h))+$';
 
-export function duration(description: string, defaultValue?: string) {
-  return Type.String({
+/**
+ * A duration, optionally within bounds the API server enforces (CEL parses it as Go does): every
+ * duration a tenant writes becomes a timer, a deadline or a resource held by the operator.
+ */
+export function duration(
+  description: string,
+  defaultValue?: string,
+  bounds: { min?: string; max?: string } = {},
+) {
+  const { min, max } = bounds;
+  const range = [min ? `at least ${min}` : '', max ? `at most ${max}` : ''].filter(Boolean).join(' and ');
+  const schema = Type.String({
     pattern: DURATION_PATTERN,
     maxLength: 32,
-    description: `${description} A duration such as 90s, 15m, 4h or 1h30m.`,
+    description: `${description} A duration such as 90s, 15m, 4h or 1h30m${range ? `, ${range}` : ''}.`,
     ...(defaultValue ? { default: defaultValue } : {}),
   });
+  return range
+    ? withRules(schema, {
+        rule: [
+          min ? `duration(self) >= duration('${min}')` : '',
+          max ? `duration(self) <= duration('${max}')` : '',
+        ]
+          .filter(Boolean)
+          .join(' && '),
+        message: `must be ${range}`,
+      })
+    : schema;
 }
 
 /** An RFC 3339 timestamp. */

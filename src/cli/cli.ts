@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { IncidentsClient, loadKubeConfig } from './client.ts';
 import { COMMANDS, type Command, type Invocation, type OptionSpec } from './commands.ts';
 import { CliError, UsageError } from './errors.ts';
+import { forTerminal } from './terminal.ts';
 
 export interface Terminal {
   out(text: string): void;
@@ -91,9 +92,14 @@ function usageProblem(error: unknown, command: Command | undefined): UsageError 
 
 export async function runCli(
   argv: string[],
-  terminal: Terminal,
+  screen: Terminal,
   now: () => Date = () => new Date(),
 ): Promise<number> {
+  // The one way out: what other people wrote never reaches the terminal as control sequences.
+  const terminal: Terminal = {
+    out: (text) => screen.out(forTerminal(text)),
+    err: (text) => screen.err(forTerminal(text)),
+  };
   let command: Command | undefined;
   try {
     // First pass: only to find the command among the global options.

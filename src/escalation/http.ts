@@ -1,8 +1,11 @@
 // One HTTP POST with a hard time limit, and the classification every receiver shares: which answers
 // are worth retrying and which are final. Credentials travel in URLs (Slack) and bodies (PagerDuty),
 // so no message built here contains a URL's path or query, and `redact` removes any credential an
-// answer might echo.
-import axios, { type AxiosInstance } from 'axios';
+// answer might echo. A URL a tenant chose (webhook, Slack) goes through the egress policy of the
+// incident's namespace, and what its endpoint answers is never repeated: only its status and size.
+import type { AxiosInstance } from 'axios';
+import type { EgressPolicy } from '../base/egress.ts';
+import { guardedRequest, outboundClient, transportProblem } from '../base/outbound.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { DeliveryResult } from './delivery.ts';
 
@@ -15,7 +18,10 @@ export interface HttpAnswer {
 /** Network failures and time-outs: there was no HTTP answer. */
 export class TransportError extends Error {}
 
-const MAX_ANSWER_BYTES = 64 * 1024;
+/** The largest answer read from a receiver (what is kept of it is its size). */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+/** The largest request sent: PagerDuty's own limit on an event is the largest body we build. */
+const MAX_REQUEST_BYTES = 512 * 1024;
 export const USER_AGENT = 'selfheal';
 
 /** Scheme, host and port: what a message may say about where a request went. */
@@ -37,16 +43,29 @@ export function urlSecrets(url: string): string[] {
   }
 }
 
+export interface PostRequest {
+  url: string;
+  body: string;
+  headers?: Record<string, string>;
+  /**
+   * The namespace whose egress policy a tenant-chosen URL passes (the incident's); absent only for
+   * a URL the install set (PagerDuty's), which the policy does not govern.
+   */
+  tenant?: string;
+}
+
 export class HttpPoster {
   private readonly http: AxiosInstance;
+  private readonly egress: EgressPolicy;
   readonly timeoutMs: number;
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, egress: EgressPolicy) {
     this.timeoutMs = timeoutMs;
-    this.http = axios.create({
+    this.egress = egress;
+    this.http = outboundClient({
       timeout: timeoutMs,
-      maxRedirects: 0,
-      maxContentLength: MAX_ANSWER_BYTES,
+      maxAnswerBytes: MAX_ANSWER_BYTES,
+      maxRequestBytes: MAX_REQUEST_BYTES,
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,
@@ -54,12 +73,13 @@ export class HttpPoster {
   }
 
   /** POSTs `body`; resolves with any HTTP answer, rejects with a TransportError when there is none. */
-  async post(url: string, body: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  async post({ url, body, headers = {}, tenant }: PostRequest): Promise<HttpAnswer> {
     try {
       const response = await this.http.post<string>(url, body, {
         headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...headers },
         // A hard bound on the whole exchange, connection included, on top of axios' idle timeout.
         signal: AbortSignal.timeout(this.timeoutMs),
+        ...(tenant === undefined ? {} : guardedRequest(this.egress.forNamespace(tenant))),
       });
       const answerHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(response.headers as Record<string, unknown>))
@@ -70,21 +90,9 @@ export class HttpPoster {
         body: typeof response.data === 'string' ? response.data : '',
       };
     } catch (error) {
-      throw new TransportError(transportProblem(error, this.timeoutMs), { cause: error });
+      throw new TransportError(transportProblem(error, this.timeoutMs).text, { cause: error });
     }
   }
-}
-
-/** What went wrong without an answer, in words that hold no URL. */
-function transportProblem(error: unknown, timeoutMs: number): string {
-  const code = axios.isAxiosError(error) ? error.code : (error as { code?: string } | undefined)?.code;
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED')
-    return `no answer within ${timeoutMs / 1000}s`;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'ERR_BAD_RESPONSE') return 'unreadable answer (too large?)';
-  return `network error${code ? ` (${code})` : ''}`;
 }
 
 /**
@@ -120,6 +128,14 @@ export function oneLine(text: string, max = 300): string {
   return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 
+/**
+ * What a message says after "answered <status>" of an answer whose endpoint a tenant chose: its
+ * size, never its content.
+ */
+export function answerSize(answer: HttpAnswer): string {
+  return ` (${Buffer.byteLength(answer.body)} bytes)`;
+}
+
 export interface Exchange {
   /** `pagerduty receiver "oncall"`: how messages name the receiver. */
   who: string;
@@ -140,7 +156,7 @@ export function classifyAnswer(
   const base = { receiver: x.receiver, status: answer.status };
   if (answer.status >= 200 && answer.status < 300)
     return { ...base, outcome: 'delivered', message: `${x.who}: ${x.peer} accepted it (${answer.status})` };
-  const message = `${x.who}: ${x.peer} answered ${answer.status}${detail ? `: ${detail}` : ''}`;
+  const message = `${x.who}: ${x.peer} answered ${answer.status}${detail}`;
   if (!retriable(answer.status))
     return { ...base, outcome: 'failed', message: `${message} (not retried: retrying cannot help)` };
   const after = retryAfterMs(answer.headers['retry-after'], clock.now());
@@ -157,12 +173,12 @@ export async function deliverJson(
   http: HttpPoster,
   clock: Clock,
   x: Exchange,
-  request: { url: string; body: string; headers?: Record<string, string> },
+  request: PostRequest,
   explain: (answer: HttpAnswer) => string,
 ): Promise<DeliveryResult> {
   let answer: HttpAnswer;
   try {
-    answer = await http.post(request.url, request.body, request.headers ?? {});
+    answer = await http.post(request);
   } catch (error) {
     const problem = error instanceof TransportError ? error.message : 'request failed';
     return {
@@ -184,10 +200,11 @@ export abstract class HttpReceiver {
     this.clock = options.clock;
   }
 
+  /** `explain` says what of a non-2xx answer goes into the ledger: by default its size only. */
   protected deliver(
     x: Exchange,
-    request: { url: string; body: string; headers?: Record<string, string> },
-    explain: (answer: HttpAnswer) => string = (answer) => oneLine(answer.body),
+    request: PostRequest,
+    explain: (answer: HttpAnswer) => string = answerSize,
   ): Promise<DeliveryResult> {
     return deliverJson(this.http, this.clock, x, request, explain);
   }

@@ -2,6 +2,7 @@
 // the notice to the adapter of its type, and return a classified result. It never throws, and it
 // logs each outcome without any credential.
 import type { Receiver, ReceiverType } from '../api/remediation.ts';
+import type { EgressPolicy } from '../base/egress.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { DeliveryResult, Notice, NotificationEvent, ReceiverAdapters } from './delivery.ts';
@@ -24,6 +25,8 @@ export interface NotifierOptions {
   pagerDutyUrl: string;
   /** Every request's time limit, connection included. */
   timeoutMs: number;
+  /** Where webhook and Slack URLs (the tenants') may go. */
+  egress: EgressPolicy;
   clock: Clock;
   logger: Logger;
 }
@@ -41,7 +44,7 @@ export class Notifier {
 
   /** The notifier with the real adapters. */
   static create(options: NotifierOptions): Notifier {
-    const http = new HttpPoster(options.timeoutMs);
+    const http = new HttpPoster(options.timeoutMs, options.egress);
     const { clock } = options;
     return new Notifier(
       options.secrets,

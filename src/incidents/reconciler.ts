@@ -6,7 +6,6 @@
 // saying what was done.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
-import { parseDuration } from '../api/durations.ts';
 import {
   MAX_CONTEXT_FACT_LENGTH,
   MAX_CONTEXT_FACTS,
@@ -39,7 +38,14 @@ import {
 } from './decide/index.ts';
 import type { ContextReader } from './context.ts';
 import type { NotificationDispatcher } from './notify.ts';
-import { observe, observeClaim, type ObserveDeps } from './observe.ts';
+import {
+  HTTP_CHECK_AT_OPEN,
+  httpCheckIdentity,
+  observe,
+  observeClaim,
+  observeHttpCheck,
+  type ObserveDeps,
+} from './observe.ts';
 import type { DraftWriter } from './postmortem.ts';
 
 export type FaultPoint = 'after-intent' | 'after-effect';
@@ -66,11 +72,8 @@ export interface IncidentReconcilerDeps extends ObserveDeps {
 }
 
 const STATUS = { group: GROUP, version: VERSION, plural: 'incidents' } as const;
-/**
- * The health check at open runs before the first action is decided: a service that hangs must not
- * hold its own remediation up for the check's whole timeout ("no answer within 1000 ms" is a fact too).
- */
-const OPENING_CHECK_TIMEOUT_MS = 1_000;
+/** Marks the context fact the health check at open adds, so that it is added once. */
+const HEALTH_AT_OPEN = 'health check at open: ';
 
 export class IncidentReconciler implements Reconciler {
   private readonly deps: IncidentReconcilerDeps;
@@ -85,6 +88,9 @@ export class IncidentReconciler implements Reconciler {
     const cached = deps.incidents.get(name, namespace);
     if (!cached) {
       deps.dispatcher?.forget(key);
+      deps.checks?.probes.forget(key);
+      // Deleted: its queue jobs end with it (what they had not settled is requeued at the source).
+      deps.jobs?.abortOwnedBy(key, 'the incident was deleted');
       return {};
     }
     const log = deps.logger.child({ incident: name, namespace });
@@ -145,6 +151,14 @@ export class IncidentReconciler implements Reconciler {
         action: plan.job.action,
         deadline: plan.job.deadline,
       });
+    // An attempt this pass ended before its job did (the pause, a person's resolution): as written.
+    if (plan.abortJob) {
+      log.info({ job: plan.abortJob.marker, reason: plan.abortJob.reason }, 'aborting the queue job');
+      deps.jobs?.abort(plan.abortJob.marker, plan.abortJob.reason);
+    }
+    // A resolved or closed incident checks nothing more (a recurrence repeats no action); a deleted
+    // one is forgotten above.
+    if (plan.status.phase === 'Resolved' || plan.status.phase === 'Closed') deps.checks?.probes.forget(key);
     if (draftFailure) throw draftFailure;
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
@@ -152,12 +166,9 @@ export class IncidentReconciler implements Reconciler {
   /** What the decision reads: the caches, and what this replica keeps for the next status write. */
   private async observe(incident: Incident): Promise<Observations> {
     const { deps } = this;
-    const observations = await observe(incident, deps.clock.now(), deps);
+    const observations = observe(incident, deps.clock.now(), deps);
     const deliveries = deps.dispatcher?.deliveries(incident);
-    const context =
-      deps.context && !incident.status?.context && incident.spec.target
-        ? await this.openingContext(deps.context, incident, observations)
-        : undefined;
+    const context = await this.openingContext(incident, observations);
     return {
       ...observations,
       ...(deliveries?.size ? { deliveries } : {}),
@@ -166,34 +177,42 @@ export class IncidentReconciler implements Reconciler {
   }
 
   /**
-   * The playbook's first checks, once, when the incident opens: the target's facts and, when its
+   * The playbook's first checks when the incident opens: the target's facts and, when its
    * verification has an HTTP check, how the health endpoint answered then (the service's own view of
-   * what is wrong, before any remediation).
+   * what is wrong, before any remediation). The check runs off the reconcile path like every other,
+   * so the facts are written at once and its answer is added when it arrives: one more write, once.
+   * A replica that did not start the check (after a restart) adds no answer taken later.
    */
   private async openingContext(
-    reader: ContextReader,
     incident: Incident,
     observations: Observations,
-  ): Promise<string[]> {
+  ): Promise<string[] | undefined> {
     const { deps } = this;
-    const check = remediationOf(incident, observations.policy, deps.settings)?.verification?.http;
-    const [facts, health] = await Promise.all([
-      reader
-        .gather(incident, observations.target?.workload)
-        .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`]),
-      check && deps.health
-        ? deps.health
-            .check(
-              check,
-              incident.metadata.namespace ?? '',
-              Math.min(parseDuration(check.timeout), OPENING_CHECK_TIMEOUT_MS),
-            )
-            .then((answer) => [`health check at open: ${answer.message}`])
-        : [],
+    const { checks, context: reader } = deps;
+    if (!reader || !incident.spec.target) return undefined;
+    const check = checks && remediationOf(incident, observations.policy, deps.settings)?.verification?.http;
+    const recorded = incident.status?.context;
+    if (recorded) {
+      if (!check || recorded.some((fact) => fact.startsWith(HEALTH_AT_OPEN))) return undefined;
+      const key = `${incident.metadata.namespace ?? ''}/${incident.metadata.name ?? ''}`;
+      const answer = checks.probes.peek(key, HTTP_CHECK_AT_OPEN, httpCheckIdentity(check));
+      return answer && trimmedContext([...recorded, `${HEALTH_AT_OPEN}${answer.value.message}`]);
+    }
+    const answer =
+      check &&
+      observeHttpCheck(checks, incident, check, {
+        slot: HTTP_CHECK_AT_OPEN,
+        since: new Date(0),
+        everyMs: Number.POSITIVE_INFINITY,
+      });
+    const facts = await reader
+      .gather(incident, observations.target?.workload)
+      .catch((error: unknown) => [`context unavailable: ${errorMessage(error)}`]);
+    // Room for the answer, which comes last.
+    return trimmedContext([
+      ...facts.slice(0, check ? MAX_CONTEXT_FACTS - 1 : MAX_CONTEXT_FACTS),
+      ...(answer ? [`${HEALTH_AT_OPEN}${answer.value.message}`] : []),
     ]);
-    return [...facts, ...health]
-      .slice(0, MAX_CONTEXT_FACTS)
-      .map((fact) => fact.slice(0, MAX_CONTEXT_FACT_LENGTH));
   }
 
   /** The effect, conditioned on the checked version; a conflict yields the workload as it is now. */
@@ -308,6 +327,10 @@ export class IncidentReconciler implements Reconciler {
     for (const event of plan.events)
       log.info({ event: event.reason, phase: after.phase, attempts: after.attemptCount }, event.note);
   }
+}
+
+function trimmedContext(facts: string[]): string[] {
+  return facts.slice(0, MAX_CONTEXT_FACTS).map((fact) => fact.slice(0, MAX_CONTEXT_FACT_LENGTH));
 }
 
 /** Whether writing `desired` over `current` would change anything (what the status writer sends). */

@@ -2,7 +2,8 @@
 // observedGeneration true to what the policy can do, and emits an Event whenever that changes.
 import type { ObjectCache } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
-import type { RemediationPolicy } from '../api/policy.ts';
+import { RemediationPolicyStatus, type RemediationPolicy } from '../api/policy.ts';
+import { fitToSchema } from '../api/trim.ts';
 import type { RemediationAction } from '../actions/action.ts';
 import type { WorkloadCache } from '../actions/workload.ts';
 import type { IncidentCache } from '../incidents/cache.ts';
@@ -50,7 +51,8 @@ export class PolicyReconciler implements Reconciler {
       ...(latestIncident ? { latestIncident } : {}),
     });
     const before = policy.status?.conditions?.find((c) => c.type === 'Ready');
-    const status = {
+    // The Ready message can quote the policy's own text (a matcher, a regex error): within the CRD's limits.
+    const status = fitToSchema(RemediationPolicyStatus, {
       ...policy.status,
       ...(policy.metadata.generation !== undefined ? { observedGeneration: policy.metadata.generation } : {}),
       conditions: setCondition(
@@ -62,7 +64,7 @@ export class PolicyReconciler implements Reconciler {
         deps.clock.now(),
         policy.metadata.generation,
       ),
-    };
+    });
     const written = await deps.status.write(
       {
         group: GROUP,

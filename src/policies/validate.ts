@@ -4,8 +4,14 @@
 // wins the same alerts) or learnt from the alerts it matched (a target label they do not carry).
 import type { Incident } from '../api/incident.ts';
 import type { LabelMatcher, RemediationPolicy } from '../api/policy.ts';
-import { TARGET_PROBLEM_ANNOTATION } from '../api/group.ts';
+import {
+  ALERT_REMEDIATION_ENABLED,
+  ALERT_REMEDIATION_LABEL,
+  TARGET_PROBLEM_ANNOTATION,
+} from '../api/group.ts';
+import { describeSelector, selectorProblems } from '../api/selector.ts';
 import type { RemediationAction } from '../actions/action.ts';
+import { AnchoredRegex, compileAnchored } from '../base/regex.ts';
 import { invalidMatchers, matcherHolds, winsOver } from './matching.ts';
 
 export interface PolicyObservations {
@@ -24,22 +30,62 @@ export interface Readiness {
   message: string;
 }
 
-/** Two matchers on one label that no value satisfies together (one pins the value, the other excludes it). */
-function contradict(a: LabelMatcher, b: LabelMatcher): boolean {
-  if (a.operator === '=') return !matcherHolds(b, { [b.name]: a.value });
-  if (b.operator === '=') return !matcherHolds(a, { [a.name]: b.value });
+/**
+ * The regex work one readiness may spend comparing the policy with its peers, in RE2 steps
+ * (AnchoredRegex.cost): about a tenth of a second at worst. Every change of a policy re-validates
+ * each peer of its namespace against every other, and a pair can take 16 × 16 matchers whose
+ * pinned values (1,024 characters) meet patterns of a thousand instructions: linear on RE2, yet
+ * seconds in all without a bound.
+ */
+const PEER_REGEX_BUDGET = 2_000_000;
+
+interface Budget {
+  steps: number;
+}
+
+/** Whether the matcher holds for this value of its label; undefined when that would overrun the budget. */
+function holdsWithin(matcher: LabelMatcher, value: string, budget: Budget): boolean | undefined {
+  if (matcher.operator === '=~' || matcher.operator === '!~') {
+    const re = compileAnchored(matcher.value);
+    if (re instanceof AnchoredRegex) {
+      const cost = re.cost(value);
+      if (cost > budget.steps) return undefined;
+      budget.steps -= cost;
+    }
+  }
+  return matcherHolds(matcher, { [matcher.name]: value });
+}
+
+/**
+ * Two matchers on one label that no value satisfies together (one pins the value, the other
+ * excludes it). Past the budget they count as contradicting: two policies are called ambiguous
+ * only when shown to be.
+ */
+function contradict(a: LabelMatcher, b: LabelMatcher, budget: Budget): boolean {
+  if (a.operator === '=') return holdsWithin(b, a.value, budget) !== true;
+  if (b.operator === '=') return holdsWithin(a, b.value, budget) !== true;
   return false;
 }
 
 /** Whether no alert can match both policies (a label one pins to a value the other excludes). */
-function disjoint(a: RemediationPolicy, b: RemediationPolicy): boolean {
+function disjoint(a: RemediationPolicy, b: RemediationPolicy, budget: Budget): boolean {
   if (a.spec.match.alertName !== b.spec.match.alertName) return true;
   const left = a.spec.match.labels ?? [];
   const right = b.spec.match.labels ?? [];
-  return left.some((m) => right.some((n) => m.name === n.name && contradict(m, n)));
+  return left.some((m) => right.some((n) => m.name === n.name && contradict(m, n, budget)));
 }
 
 const specificity = (p: RemediationPolicy) => p.spec.match.labels?.length ?? 0;
+
+/** Which workloads the policy may act on, as the Ready message says it (decide/policytarget.ts enforces it). */
+function allowedTargets(policy: RemediationPolicy): string {
+  const { selector, name } = policy.spec.target;
+  if (selector) {
+    const described = describeSelector(selector);
+    return described === 'everything' ? ', any in the namespace' : `, if it matches ${described}`;
+  }
+  return name ? '' : `, if it is labelled ${ALERT_REMEDIATION_LABEL}=${ALERT_REMEDIATION_ENABLED}`;
+}
 
 export function readiness(policy: RemediationPolicy, obs: PolicyObservations): Readiness {
   const problems: { reason: string; message: string }[] = [];
@@ -65,6 +111,9 @@ export function readiness(policy: RemediationPolicy, obs: PolicyObservations): R
       reason: 'TargetNotFound',
       message: `spec.target: ${kind} ${policy.metadata.namespace ?? ''}/${name} does not exist`,
     });
+  const { selector } = policy.spec.target;
+  for (const problem of selector ? selectorProblems(selector, 'spec.target.selector') : [])
+    problems.push({ reason: 'InvalidSelector', message: problem });
   const targetProblem = obs.latestIncident?.metadata.annotations?.[TARGET_PROBLEM_ANNOTATION];
   if (targetProblem) {
     const incident = obs.latestIncident?.metadata.name ?? '';
@@ -73,9 +122,11 @@ export function readiness(policy: RemediationPolicy, obs: PolicyObservations): R
       message: `the last alert it matched (incident ${incident}) names no target: ${targetProblem}`,
     });
   }
+  const budget = { steps: PEER_REGEX_BUDGET };
   for (const peer of obs.peers) {
     if (peer.metadata.name === policy.metadata.name || specificity(peer) !== specificity(policy)) continue;
-    if (disjoint(policy, peer) || !winsOver(peer, policy)) continue;
+    // The cheap test first: only a peer that would win the shared alerts is compared matcher by matcher.
+    if (!winsOver(peer, policy) || disjoint(policy, peer, budget)) continue;
     problems.push({
       reason: 'AmbiguousMatch',
       message: `policy ${peer.metadata.name ?? ''} matches the same alerts with as many label matchers and wins them (the first by name wins); make one more specific`,
@@ -87,7 +138,7 @@ export function readiness(policy: RemediationPolicy, obs: PolicyObservations): R
     return {
       status: 'True',
       reason: 'Valid',
-      message: `matches alert ${policy.spec.match.alertName}${matchers ? ` with ${matchers} label matcher(s)` : ''}; ${policy.spec.actions.length} action(s) on ${kind} ${name ?? `from label ${policy.spec.target.nameFromLabel ?? ''}`}`,
+      message: `matches alert ${policy.spec.match.alertName}${matchers ? ` with ${matchers} label matcher(s)` : ''}; ${policy.spec.actions.length} action(s) on ${kind} ${name ?? `from label ${policy.spec.target.nameFromLabel ?? ''}`}${allowedTargets(policy)}`,
     };
   }
   return {

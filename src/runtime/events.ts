@@ -17,6 +17,7 @@ import type { Clock } from './clock.ts';
 import type { ApiClientFactory } from './kube.ts';
 import { TokenBucket } from './ratelimit.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
+import { trimUtf8 } from '../api/trim.ts';
 
 /** The object an Event is about (any API object; timestamps may be strings or Dates). */
 export interface EventSubject {
@@ -197,7 +198,8 @@ export class KubeEventRecorder implements EventRecorder {
         type,
         reason,
         action: reason,
-        note: note.slice(0, 1024),
+        // The API server bounds a note in bytes (1 kB), not characters.
+        note: trimUtf8(note, 1024),
         reportingController: this.controller,
         reportingInstance: this.instance,
         regarding: {

@@ -1,13 +1,19 @@
 // The public status page on its own address, served by every replica from the informer caches: no
 // request reaches the API server, so the page keeps answering (from what the cache last saw) while
 // the API server is down. Until the caches have been filled once it answers 503, since an empty
-// cache would claim that all is well.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// cache would claim that all is well. Only namespaces the install opted in speak on it.
+//
+// A request never builds the page: it is served from a rendered copy (bytes and an ETag). The copy is
+// built again when the caches report a change (at most once per rebuildMs, so a burst of changes costs
+// one build) or when it is refreshMs old (the days roll over, a "next update" passes), and each route
+// is rendered once per build and page URL.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { Incident } from '../api/incident.ts';
 import type { StatusComponent } from '../api/statuscomponent.ts';
 import type { Clock } from '../runtime/clock.ts';
-import { close, listen } from '../runtime/httpserver.ts';
+import { HttpService } from '../runtime/httpserver.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import { renderAtom } from './atom.ts';
 import { renderBadge } from './badge.ts';
@@ -23,12 +29,17 @@ export interface StatusPageServerOptions {
   title: string;
   /** The public URL, ending with /; undefined: http://<Host header>/ of each request. */
   url?: string;
-  /** Only these namespaces' components and incidents (staging, say, stays off a public page). */
-  namespaces?: readonly string[];
+  /**
+   * Whether a namespace's components and incidents are on the page. A tenant writes its own
+   * Incidents; the page speaks for the company, so a namespace is on it only when the install says so.
+   */
+  speaksFor: (namespace: string) => boolean;
   clock: Clock;
   logger: Logger;
-  /** How long one computed page is reused: a crowd refreshing during an outage costs one build a second. */
-  reuseMs?: number;
+  /** A change is shown at most this long after the previous build: a crowd or a burst costs one build. */
+  rebuildMs?: number;
+  /** The page is built again this often without a change: days roll over, due times pass. */
+  refreshMs?: number;
 }
 
 interface Answer {
@@ -36,6 +47,13 @@ interface Answer {
   type: string;
   body: string;
   headers?: Record<string, string>;
+}
+
+/** An answer as served: its bytes, and an ETag for conditional requests. */
+interface Rendered {
+  status: number;
+  headers: Record<string, string | number>;
+  body: Buffer;
 }
 
 const COMMON_HEADERS = {
@@ -47,84 +65,69 @@ const COMMON_HEADERS = {
 /** A Host header that is a host name or address with an optional port, nothing else. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
+/**
+ * Rendered answers kept per build: every route for a few page URLs. Without --status-page-url the
+ * URL comes from the Host header, so the number of distinct copies is bounded here, not by clients.
+ */
+const MAX_RENDERED = 64;
+
 const text = (status: number, body: string): Answer => ({ status, type: 'text/plain; charset=utf-8', body });
 
-export class StatusPageServer {
+export class StatusPageServer extends HttpService {
   private readonly options: StatusPageServerOptions;
-  private readonly server: Server;
   private filled = false;
   private built: { atMs: number; model: StatusPageModel } | undefined;
+  /** The caches changed since the last build. */
+  private changedSinceBuild = true;
+  private readonly rendered = new Map<string, Rendered>();
 
   constructor(options: StatusPageServerOptions) {
+    super();
     this.options = options;
-    this.server = createServer((req, res) => this.handle(req, res));
   }
 
-  listen(host: string, port: number): Promise<number> {
-    return listen(this.server, host, port);
+  /** The caches (components, incidents, namespaces) changed: the next request after rebuildMs sees it. */
+  changed(): void {
+    this.changedSinceBuild = true;
   }
 
-  close(): Promise<void> {
-    return close(this.server);
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    let answer: Answer;
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
+    let rendered: Rendered;
     try {
-      answer = this.answer(req);
+      rendered = this.serve(req);
     } catch (error) {
       this.options.logger.error({ err: errorMessage(error), path: req.url }, 'status page failed');
-      answer = text(500, 'the status page failed; try again\n');
+      rendered = render(text(500, 'the status page failed; try again\n'));
     }
-    res.writeHead(answer.status, {
-      ...COMMON_HEADERS,
-      'content-type': answer.type,
-      'content-length': Buffer.byteLength(answer.body),
-      ...answer.headers,
-    });
-    res.end(req.method === 'HEAD' ? undefined : answer.body);
+    const etag = rendered.headers.etag;
+    if (typeof etag === 'string' && matches(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, { ...COMMON_HEADERS, etag }).end();
+      return;
+    }
+    res.writeHead(rendered.status, rendered.headers);
+    res.end(req.method === 'HEAD' ? undefined : rendered.body);
   }
 
-  private answer(req: IncomingMessage): Answer {
+  private serve(req: IncomingMessage): Rendered {
     if (req.method !== 'GET' && req.method !== 'HEAD')
-      return { ...text(405, 'only GET and HEAD\n'), headers: { allow: 'GET, HEAD' } };
+      return render({ ...text(405, 'only GET and HEAD\n'), headers: { allow: 'GET, HEAD' } });
     const url = new URL(req.url ?? '/', 'http://status.invalid');
     const page = this.pageInfo(req);
-    if (!page) return text(400, 'the Host header is not a host name\n');
+    if (!page) return render(text(400, 'the Host header is not a host name\n'));
     this.filled ||= this.options.synced();
-    if (!this.filled) return text(503, 'the status page is starting: its caches are not filled yet\n');
+    if (!this.filled)
+      return render(text(503, 'the status page is starting: its caches are not filled yet\n'));
     const model = this.model();
-    switch (url.pathname) {
-      case '/':
-      case '/index.html':
-        return {
-          status: 200,
-          type: 'text/html; charset=utf-8',
-          body: renderHtml(model, page),
-          headers: { 'content-security-policy': HTML_CSP },
-        };
-      case '/api/v2/summary.json':
-        return json(renderSummary(model, page));
-      case '/api/v2/status.json':
-        return json(renderStatus(model, page));
-      case '/history.atom':
-        return { status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(model, page) };
-      case '/badge.svg': {
-        const id = url.searchParams.get('component');
-        const component = id === null ? undefined : model.components.find((c) => c.id === id);
-        if (id !== null && !component) return text(404, 'no component with that id\n');
-        return {
-          status: 200,
-          type: 'image/svg+xml; charset=utf-8',
-          body: component
-            ? renderBadge(component.name, component.status)
-            : renderBadge('status', model.overall),
-          headers: { 'content-security-policy': "default-src 'none'" },
-        };
-      }
-      default:
-        return text(404, 'not found\n');
-    }
+    const component = url.searchParams.get('component');
+    const key = `${page.url}\0${url.pathname}\0${url.pathname === '/badge.svg' ? (component ?? '') : ''}`;
+    const copy = this.rendered.get(key);
+    if (copy) return copy;
+    const fresh = render(answer(model, page, url.pathname, component));
+    // Only the pages themselves are kept: any path or id a client makes up is a cheap 404.
+    if (fresh.status !== 200) return fresh;
+    if (this.rendered.size >= MAX_RENDERED) this.rendered.delete(this.rendered.keys().next().value ?? '');
+    this.rendered.set(key, fresh);
+    return fresh;
   }
 
   private pageInfo(req: IncomingMessage): PageInfo | undefined {
@@ -135,17 +138,86 @@ export class StatusPageServer {
   }
 
   private model(): StatusPageModel {
-    const now = this.options.clock.now();
-    const reuseMs = this.options.reuseMs ?? 1_000;
-    if (this.built && now.getTime() - this.built.atMs < reuseMs && now.getTime() >= this.built.atMs)
-      return this.built.model;
-    const { components, incidents, namespaces } = this.options;
-    const listed = <T>(cache: ObjectCache<T>) =>
-      namespaces ? namespaces.flatMap((n) => cache.list(n)) : cache.list();
-    const model = buildStatusPage({ components: listed(components), incidents: listed(incidents), now });
-    this.built = { atMs: now.getTime(), model };
+    const nowMs = this.options.clock.now().getTime();
+    const { rebuildMs = 1_000, refreshMs = 60_000 } = this.options;
+    const built = this.built;
+    const age = built ? nowMs - built.atMs : Number.POSITIVE_INFINITY;
+    // A clock that went back is no reason to keep a copy forever.
+    const due = age < 0 || age >= refreshMs || (this.changedSinceBuild && age >= rebuildMs);
+    if (built && !due) return built.model;
+    this.changedSinceBuild = false;
+    this.rendered.clear();
+    const { components, incidents, speaksFor } = this.options;
+    const listed = <T extends { metadata?: { namespace?: string } }>(cache: ObjectCache<T>) =>
+      cache.list().filter((o) => speaksFor(o.metadata?.namespace ?? ''));
+    const model = buildStatusPage({
+      components: listed(components),
+      incidents: listed(incidents),
+      now: new Date(nowMs),
+    });
+    this.built = { atMs: nowMs, model };
     return model;
   }
+}
+
+function answer(model: StatusPageModel, page: PageInfo, path: string, componentId: string | null): Answer {
+  switch (path) {
+    case '/':
+    case '/index.html':
+      return {
+        status: 200,
+        type: 'text/html; charset=utf-8',
+        body: renderHtml(model, page),
+        headers: { 'content-security-policy': HTML_CSP },
+      };
+    case '/api/v2/summary.json':
+      return json(renderSummary(model, page));
+    case '/api/v2/status.json':
+      return json(renderStatus(model, page));
+    case '/history.atom':
+      return { status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(model, page) };
+    case '/badge.svg': {
+      const component = componentId === null ? undefined : model.components.find((c) => c.id === componentId);
+      if (componentId !== null && !component) return text(404, 'no component with that id\n');
+      return {
+        status: 200,
+        type: 'image/svg+xml; charset=utf-8',
+        body: component
+          ? renderBadge(component.name, component.status)
+          : renderBadge('status', model.overall),
+        headers: { 'content-security-policy': "default-src 'none'" },
+      };
+    }
+    default:
+      return text(404, 'not found\n');
+  }
+}
+
+/** If-None-Match names this ETag (weak comparison, as RFC 9110 asks for GET and HEAD). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}
+
+/** The answer's bytes with its headers; a 200 carries a strong ETag of its body. */
+function render(a: Answer): Rendered {
+  const body = Buffer.from(a.body);
+  return {
+    status: a.status,
+    body,
+    headers: {
+      ...COMMON_HEADERS,
+      'content-type': a.type,
+      'content-length': body.length,
+      ...(a.status === 200
+        ? { etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` }
+        : {}),
+      ...a.headers,
+    },
+  };
 }
 
 function json(value: unknown): Answer {

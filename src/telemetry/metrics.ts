@@ -5,6 +5,37 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const RESPONSE_BUCKETS = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200];
 
+/** The label value that stands for every value past a BoundedLabel's bound. */
+export const OTHER_LABEL = 'other';
+/** Alert names seen per process before the rest count as `other`: well above a real rule set. */
+export const MAX_ALERTNAME_LABELS = 200;
+const MAX_LABEL_LENGTH = 128;
+
+/**
+ * A label whose values come from outside the operator (whoever writes alert rules chooses alert
+ * names): the first `max` values keep their own series, any further one counts as `other`, so a flood
+ * of made-up names cannot grow the registry (or the Prometheus that scrapes it) without bound.
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  value(raw: string): string {
+    if (this.seen.has(raw)) return raw;
+    if (this.seen.size >= this.max || raw.length > MAX_LABEL_LENGTH || raw === OTHER_LABEL)
+      return OTHER_LABEL;
+    this.seen.add(raw);
+    return raw;
+  }
+}
+
+// Every other label below takes its values from a fixed set the operator defines (severities,
+// phases, actions, results, condition reasons, receiver types, controllers): none is a name a tenant
+// chose (namespace, incident, policy, receiver or workload names never become labels).
 export class Metrics {
   readonly registry = new Registry();
 
@@ -100,12 +131,17 @@ export class Metrics {
     labelNames: ['source', 'result'] as const,
     registers: [this.registry],
   });
-  readonly alertsUnmatched = new Counter({
+  private readonly unmatchedByName = new Counter({
     name: 'selfheal_alerts_unmatched_total',
-    help: 'Firing alerts that no RemediationPolicy matched, by alert name.',
+    help: `Firing alerts that no RemediationPolicy matched, by alert name (the first ${MAX_ALERTNAME_LABELS} names seen; the rest as "${OTHER_LABEL}").`,
     labelNames: ['alertname'] as const,
     registers: [this.registry],
   });
+  private readonly unmatchedNames = new BoundedLabel(MAX_ALERTNAME_LABELS);
+  readonly alertsUnmatched = {
+    inc: ({ alertname }: { alertname: string }): void =>
+      this.unmatchedByName.inc({ alertname: this.unmatchedNames.value(alertname) }),
+  };
   readonly queueMessages = new Counter({
     name: 'selfheal_queue_messages_total',
     help: 'RabbitMQ messages handled by queue actions, by operation (moved, replayed, purged).',

@@ -1,8 +1,8 @@
 // /healthz (the process serves), /readyz (every cache is in sync with the API server) and /metrics,
 // on one port. Further routes (the alert webhook) can be mounted by whoever owns them.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { close, listen } from '../runtime/httpserver.ts';
+import { HttpService } from '../runtime/httpserver.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
@@ -12,18 +12,16 @@ export interface HealthServerOptions {
   notReady: () => string[];
 }
 
-export class HealthServer {
-  private readonly server: Server;
+export class HealthServer extends HttpService {
+  private readonly options: HealthServerOptions;
 
   constructor(options: HealthServerOptions) {
-    this.server = createServer((req, res) => void this.handle(options, req, res));
+    super();
+    this.options = options;
   }
 
-  private async handle(
-    { registry, notReady }: HealthServerOptions,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { registry, notReady } = this.options;
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
       res.writeHead(405, { allow: 'GET' }).end();
@@ -41,13 +39,5 @@ export class HealthServer {
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  }
-
-  listen(host: string, port: number): Promise<number> {
-    return listen(this.server, host, port);
-  }
-
-  close(): Promise<void> {
-    return close(this.server);
   }
 }

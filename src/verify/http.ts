@@ -1,9 +1,10 @@
 // HTTP health checks for verification (`verification.http`): one GET, judged by its status and
 // optionally one field of its JSON body. The adapter runs the request; the judgement is a pure
 // function, so every way a check can fail is tested without a server.
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import type { HttpCheck } from '../api/remediation.ts';
-import { errorMessage } from '../telemetry/logger.ts';
+import type { EgressPolicy } from '../base/egress.ts';
+import { guardedRequest, outboundClient, transportProblem } from '../base/outbound.ts';
 
 export type HttpFailureReason =
   | 'UnexpectedStatus'
@@ -12,9 +13,14 @@ export type HttpFailureReason =
   | 'FieldMismatch'
   | 'Timeout'
   | 'ConnectionRefused'
+  | 'EgressRefused'
+  | 'AnswerTooLarge'
   | 'Unreachable';
 
-/** One check's outcome. `message` summarises the answer: the pending reason while it fails. */
+/**
+ * One check's outcome. `message` describes the answer without its content (status, size, time,
+ * which comparison failed): the pending reason while it fails.
+ */
 export type HttpObservation =
   { passed: true; message: string } | { passed: false; reason: HttpFailureReason; message: string };
 
@@ -48,14 +54,6 @@ export function shownUrl(url: string): string {
   }
 }
 
-const BODY_SHOWN = 200;
-/** A body in one line, at most BODY_SHOWN characters, for a status message. */
-export function summariseBody(body: string): string {
-  const line = body.replace(/\s+/g, ' ').trim();
-  if (line === '') return '(empty body)';
-  return line.length > BODY_SHOWN ? `${line.slice(0, BODY_SHOWN)}…` : line;
-}
-
 /** `a.b[0].c` → ['a', 'b', 0, 'c']. */
 export function fieldPath(path: string): (string | number)[] {
   return path.split('.').flatMap((part) => {
@@ -85,72 +83,105 @@ function asExpected(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-/** Whether an answer satisfies the check (pure). */
+/** An answer as it is judged: the body only to parse, never to show. */
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  /** Bytes read (the body's size on the wire, after decompression). */
+  bytes: number;
+  elapsedMs: number;
+}
+
+/**
+ * How a person sees the answer for themselves, since no message shows it: the Service form gets a
+ * port-forward, any other URL a curl from inside the cluster.
+ */
+export function seeItYourself(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'to see the answer, curl the URL from a pod in the namespace';
+  }
+  const [service, namespace, svc] = u.hostname.split('.');
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  if (service && namespace && svc === 'svc')
+    return `to see the answer: kubectl -n ${namespace} port-forward svc/${service} ${port}, then curl ${u.protocol}//localhost:${port}${u.pathname}`;
+  return `to see the answer, curl ${shownUrl(url)} from a pod in the namespace`;
+}
+
+/**
+ * Whether an answer satisfies the check (pure). Nothing of the body reaches the message: only the
+ * status, the size, the time and which comparison failed; the endpoint is the tenant's to choose,
+ * so what it answers is never repeated into status, Events or logs.
+ */
 export function evaluateHttpResponse(
   check: Pick<HttpCheck, 'expectedStatus' | 'jsonPath' | 'expectedValue'>,
   url: string,
-  response: { status: number; body: string },
+  answer: HttpAnswer,
 ): HttpObservation {
-  const answered = `GET ${shownUrl(url)} answered ${response.status}`;
-  if (response.status !== check.expectedStatus)
-    return {
-      passed: false,
-      reason: 'UnexpectedStatus',
-      message: `${answered} (expected ${check.expectedStatus}): ${summariseBody(response.body)}`,
-    };
+  const answered = `GET ${shownUrl(url)} answered ${answer.status} (${answer.bytes} bytes, ${answer.elapsedMs} ms)`;
+  const failed = (reason: HttpFailureReason, why: string): HttpObservation => ({
+    passed: false,
+    reason,
+    message: `${answered}; ${why} (${seeItYourself(url)})`,
+  });
+  if (answer.status !== check.expectedStatus)
+    return failed('UnexpectedStatus', `expected status ${check.expectedStatus}`);
   const { jsonPath, expectedValue } = check;
   if (jsonPath === undefined || expectedValue === undefined) return { passed: true, message: answered };
   let document: unknown;
   try {
-    document = JSON.parse(response.body);
+    document = JSON.parse(answer.body);
   } catch {
-    return {
-      passed: false,
-      reason: 'NotJson',
-      message: `${answered} but the body is not JSON (${jsonPath} expected ${JSON.stringify(expectedValue)}): ${summariseBody(response.body)}`,
-    };
+    return failed('NotJson', `the body is not JSON, so field ${jsonPath} could not be compared`);
   }
   const field = jsonField(document, jsonPath);
-  if (!field.found)
-    return {
-      passed: false,
-      reason: 'FieldMissing',
-      message: `${answered} without the field ${jsonPath}: ${summariseBody(response.body)}`,
-    };
-  const shown = `${answered} with ${jsonPath} ${JSON.stringify(field.value)}`;
+  if (!field.found) return failed('FieldMissing', `the body has no field ${jsonPath}`);
   if (asExpected(field.value) !== expectedValue)
-    return {
-      passed: false,
-      reason: 'FieldMismatch',
-      message: `${shown} (expected ${JSON.stringify(expectedValue)})`,
-    };
-  return { passed: true, message: shown };
+    return failed('FieldMismatch', `field ${jsonPath} did not equal the expected value`);
+  return { passed: true, message: `${answered}; field ${jsonPath} equals the expected value` };
 }
 
-/** A request that got no answer, by cause (pure). */
+/** A request that got no (usable) answer, by cause, in our own words (pure). */
 export function unanswered(url: string, timeoutMs: number, error: unknown): HttpObservation {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
   const get = `GET ${shownUrl(url)}`;
-  if (code === 'ERR_CANCELED' || code === 'ECONNABORTED' || code === 'ETIMEDOUT')
-    return { passed: false, reason: 'Timeout', message: `${get}: no answer within ${timeoutMs} ms` };
-  if (code === 'ECONNREFUSED')
-    return { passed: false, reason: 'ConnectionRefused', message: `${get}: connection refused` };
-  return { passed: false, reason: 'Unreachable', message: `${get}: ${errorMessage(error)}` };
+  const problem = transportProblem(error, timeoutMs);
+  switch (problem.kind) {
+    case 'timeout':
+      return { passed: false, reason: 'Timeout', message: `${get}: ${problem.text}` };
+    case 'refused':
+      return { passed: false, reason: 'ConnectionRefused', message: `${get}: ${problem.text}` };
+    case 'egress-refused':
+      return { passed: false, reason: 'EgressRefused', message: `${get}: ${problem.text}` };
+    case 'too-large':
+      return {
+        passed: false,
+        reason: 'AnswerTooLarge',
+        message: `${get}: ${problem.text} (${seeItYourself(url)})`,
+      };
+    default:
+      return { passed: false, reason: 'Unreachable', message: `${get}: ${problem.text}` };
+  }
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** The largest answer a check reads; a health endpoint's answer is small. */
+export const MAX_CHECK_ANSWER_BYTES = 64 * 1024;
 
-/** Runs one HTTP check against the real endpoint. */
+/** Runs one HTTP check against the real endpoint, through the egress policy. */
 export class HttpHealthChecker {
   private readonly http: AxiosInstance;
   private readonly resolve: ServiceResolver;
+  private readonly egress: EgressPolicy;
+  private readonly clock: () => number;
 
-  constructor(options: { resolveService?: ServiceResolver } = {}) {
+  constructor(options: { egress: EgressPolicy; resolveService?: ServiceResolver; now?: () => number }) {
+    this.egress = options.egress;
     this.resolve = options.resolveService ?? clusterServiceUrl;
-    this.http = axios.create({
-      // Judge the first answer as it is: a redirect is an unexpected status, not followed.
-      maxRedirects: 0,
-      maxContentLength: MAX_BODY_BYTES,
+    this.clock = options.now ?? performance.now.bind(performance);
+    this.http = outboundClient({
+      maxAnswerBytes: MAX_CHECK_ANSWER_BYTES,
+      // Judged as it is: a redirect is an unexpected status (the factory never follows one).
       responseType: 'text',
       transformResponse: (body: unknown) => body,
       validateStatus: () => true,
@@ -158,12 +189,34 @@ export class HttpHealthChecker {
     });
   }
 
-  /** One GET of the check's endpoint, within `timeoutMs` (the check's timeout, parsed by the caller). */
-  async check(check: HttpCheck, namespace: string, timeoutMs: number): Promise<HttpObservation> {
+  /**
+   * One GET of the check's endpoint, within `timeoutMs` (the check's timeout, parsed and capped by
+   * the caller), abandoned as soon as `signal` aborts (shutdown, a forgotten incident).
+   */
+  async check(
+    check: HttpCheck,
+    namespace: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<HttpObservation> {
     const url = checkUrl(check, namespace, this.resolve);
+    const refused = this.egress.urlProblem(url, namespace);
+    if (refused)
+      return { passed: false, reason: 'EgressRefused', message: `GET ${shownUrl(url)}: refused: ${refused}` };
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const started = this.clock();
     try {
-      const response = await this.http.get<string>(url, { signal: AbortSignal.timeout(timeoutMs) });
-      return evaluateHttpResponse(check, url, { status: response.status, body: response.data });
+      const response = await this.http.get<string>(url, {
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        ...guardedRequest(this.egress.forNamespace(namespace)),
+      });
+      const body = typeof response.data === 'string' ? response.data : '';
+      return evaluateHttpResponse(check, url, {
+        status: response.status,
+        body,
+        bytes: Buffer.byteLength(body),
+        elapsedMs: Math.round(this.clock() - started),
+      });
     } catch (error) {
       return unanswered(url, timeoutMs, error);
     }

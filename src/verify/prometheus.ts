@@ -1,6 +1,7 @@
-// PromQL over the Prometheus HTTP API (GET /api/v1/query), through axios.
-import axios, { type AxiosInstance } from 'axios';
-import { errorMessage } from '../telemetry/logger.ts';
+// PromQL over the Prometheus HTTP API (GET /api/v1/query), through the outbound client factory. The
+// URL is the install's (--prometheus-url); the query may be a tenant's, so the answer is capped.
+import type { AxiosInstance } from 'axios';
+import { outboundClient, transportProblem } from '../base/outbound.ts';
 
 export interface PromQLResult {
   /** A comparison holds when it returns at least one sample (a scalar: when it is not 0). */
@@ -18,13 +19,26 @@ interface QueryResponse {
   data?: { resultType: 'vector' | 'matrix' | 'scalar' | 'string'; result: unknown };
 }
 
+/**
+ * The largest query answer read: a verification asks whether a comparison holds, a few series at
+ * most; a query that selects far more is cut off while it arrives and reported, never buffered whole.
+ */
+export const MAX_QUERY_ANSWER_BYTES = 4 * 1024 * 1024;
+
 export class PrometheusClient implements PromQL {
   private readonly http: AxiosInstance;
   private readonly baseUrl: string;
+  private readonly timeoutMs: number;
 
   constructor(baseUrl: string, timeoutMs = 5_000) {
     this.baseUrl = baseUrl;
-    this.http = axios.create({ baseURL: baseUrl, timeout: timeoutMs, validateStatus: () => true });
+    this.timeoutMs = timeoutMs;
+    this.http = outboundClient({
+      baseURL: baseUrl,
+      timeout: timeoutMs,
+      maxAnswerBytes: MAX_QUERY_ANSWER_BYTES,
+      validateStatus: () => true,
+    });
   }
 
   async query(expression: string): Promise<PromQLResult> {
@@ -32,7 +46,13 @@ export class PrometheusClient implements PromQL {
     try {
       response = await this.http.get<QueryResponse>('/api/v1/query', { params: { query: expression } });
     } catch (error) {
-      throw new Error(`Prometheus at ${this.baseUrl} unreachable: ${errorMessage(error)}`, { cause: error });
+      const problem = transportProblem(error, this.timeoutMs);
+      throw new Error(
+        problem.kind === 'too-large'
+          ? `Prometheus at ${this.baseUrl}: ${problem.text}; the query selects too many series (compare, or aggregate, so that it returns a few)`
+          : `Prometheus at ${this.baseUrl} unreachable: ${problem.text}`,
+        { cause: error },
+      );
     }
     const body = response.data;
     if (response.status !== 200 || body.status !== 'success' || !body.data) {

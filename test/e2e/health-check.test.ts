@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { HttpCheck } from '../../src/api/remediation.ts';
+import { EgressPolicy } from '../../src/base/egress.ts';
 import { HttpHealthChecker, type HttpObservation } from '../../src/verify/http.ts';
 import { StandInServer } from '../support/http.ts';
 
@@ -11,6 +12,10 @@ const servers: { close(): Promise<void> }[] = [];
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
+
+// The stand-ins listen on loopback, which the install must allow; elapsed times read as 0 ms.
+const egress = new EgressPolicy({ allow: [], lifted: ['loopback'], selfAddresses: [] });
+const now = () => 0;
 
 const service = { name: 'api', port: 8080, path: '/api/v1/health', scheme: 'http' as const };
 const check: HttpCheck = {
@@ -24,7 +29,7 @@ const check: HttpCheck = {
 };
 
 describe('the HTTP health check', () => {
-  it('fails while the service is unhealthy, with the answer as the reason, then passes', async () => {
+  it('fails while the service is unhealthy, saying which comparison failed but not what it answered, then passes', async () => {
     let requests = 0;
     const answers = [
       { status: 503, body: '{"status":"starting"}' },
@@ -38,26 +43,33 @@ describe('the HTTP health check', () => {
     servers.push(server);
     const base = await server.listen();
     // The resolver stands in for cluster DNS: the Service resolves to the loopback server.
-    const checker = new HttpHealthChecker({ resolveService: (s, ns) => `${base}${s.path}?ns=${ns}` });
+    const checker = new HttpHealthChecker({
+      egress,
+      now,
+      resolveService: (s, ns) => `${base}${s.path}?ns=${ns}`,
+    });
 
     const observed: HttpObservation[] = [];
     for (let i = 0; i < 4; i++) observed.push(await checker.check(check, 'shop', 2000));
 
     const shown = `GET ${base}/api/v1/health`;
+    const look = `to see the answer, curl ${base}/api/v1/health from a pod in the namespace`;
+    const up = `${shown} answered 200 (33 bytes, 0 ms); field checks.db.status equals the expected value`;
     expect(observed).toEqual([
       {
         passed: false,
         reason: 'UnexpectedStatus',
-        message: `${shown} answered 503 (expected 200): {"status":"starting"}`,
+        message: `${shown} answered 503 (21 bytes, 0 ms); expected status 200 (${look})`,
       },
       {
         passed: false,
         reason: 'FieldMismatch',
-        message: `${shown} answered 200 with checks.db.status "down" (expected "up")`,
+        message: `${shown} answered 200 (35 bytes, 0 ms); field checks.db.status did not equal the expected value (${look})`,
       },
-      { passed: true, message: `${shown} answered 200 with checks.db.status "up"` },
-      { passed: true, message: `${shown} answered 200 with checks.db.status "up"` },
+      { passed: true, message: up },
+      { passed: true, message: up },
     ]);
+    expect(JSON.stringify(observed)).not.toMatch(/starting|down/);
     expect(server.requests.map((r) => [r.method, r.url])).toEqual(
       Array.from({ length: 4 }, () => ['GET', '/api/v1/health?ns=shop']),
     );
@@ -77,7 +89,7 @@ describe('the HTTP health check', () => {
         }),
     });
     const port = (silent.address() as AddressInfo).port;
-    const checker = new HttpHealthChecker();
+    const checker = new HttpHealthChecker({ egress, now });
     const timedOut = await checker.check(
       { ...check, service: undefined, url: `http://127.0.0.1:${port}/health` },
       'shop',
@@ -103,12 +115,27 @@ describe('the HTTP health check', () => {
     const server = new StandInServer(() => ({ status: 302, body: 'moved' }));
     servers.push(server);
     const url = `${await server.listen()}/health`;
-    const observation = await new HttpHealthChecker().check(
+    const observation = await new HttpHealthChecker({ egress, now }).check(
       { ...check, service: undefined, url },
       'shop',
       2000,
     );
     expect(observation).toMatchObject({ passed: false, reason: 'UnexpectedStatus' });
-    expect(observation.message).toBe(`GET ${url} answered 302 (expected 200): moved`);
+    expect(observation.message).toBe(
+      `GET ${url} answered 302 (5 bytes, 0 ms); expected status 200 (to see the answer, curl ${url} from a pod in the namespace)`,
+    );
+  });
+
+  it('refuses a loopback endpoint where the install does not allow loopback egress', async () => {
+    const server = new StandInServer(() => ({ status: 200, body: 'ok' }));
+    servers.push(server);
+    const url = `${await server.listen()}/health`;
+    const strict = new HttpHealthChecker({
+      egress: new EgressPolicy({ allow: [], lifted: [], selfAddresses: [] }),
+    });
+    const observation = await strict.check({ ...check, service: undefined, url }, 'shop', 2000);
+    expect(observation).toMatchObject({ passed: false, reason: 'EgressRefused' });
+    expect(observation.message).toContain('127.0.0.1 is a loopback address');
+    expect(server.requests).toHaveLength(0);
   });
 });

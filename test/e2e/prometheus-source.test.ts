@@ -117,7 +117,7 @@ describe('Prometheus polled across an operator restart', () => {
     // A dry run: the incident escalates and stays open while its alert is watched.
     await createPolicy(kc, namespace, 'watch-only', {
       match: { alertName: ALERT_NAME },
-      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      target: { kind: 'Deployment', nameFromLabel: 'deployment', selector: { matchLabels: { app: 'api' } } },
       actions: [{ type: 'rolloutRestart' }],
       dryRun: true,
     });

@@ -589,6 +589,37 @@ const invalidOnCreate: [string, Kind, Json, string][] = [
     component({ description: long(501) }),
     'spec.description',
   ],
+  // Every tenant duration is bounded: each becomes a timer, a deadline or a request the operator holds.
+  [
+    'an HTTP check timeout over 30s',
+    'incidents',
+    http({ url: healthUrl, timeout: '500h' }),
+    'spec.verification.http.timeout: Invalid value: "500h": must be at most 30s',
+  ],
+  [
+    'an HTTP check interval under 1s',
+    'incidents',
+    http({ url: healthUrl, interval: '10ms' }),
+    'spec.verification.http.interval',
+  ],
+  [
+    'a verification timeout over 24h',
+    'incidents',
+    incident({ verification: { alertResolved: true, timeout: '25h' } }),
+    'spec.verification.timeout',
+  ],
+  [
+    'a queue drain timeout over 24h',
+    'incidents',
+    drain({ mode: 'purge', allowPurge: true, timeout: '1000h' }),
+    'spec.actions[0].queueDrain.timeout',
+  ],
+  [
+    'a policy cooldown over 168h',
+    'remediationpolicies',
+    policy({ guards: { cooldown: '169h' } }),
+    'spec.guards.cooldown',
+  ],
   ['component with a negative order', 'statuscomponents', component({ order: -1 }), 'spec.order'],
   [
     'component covering an unsupported workload kind',

@@ -5,6 +5,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Incident } from '../../src/api/incident.ts';
 import type { Receiver } from '../../src/api/remediation.ts';
 import type { DeliveryResult, Notice } from '../../src/escalation/delivery.ts';
+import { EgressPolicy } from '../../src/base/egress.ts';
 import { Notifier } from '../../src/escalation/notifier.ts';
 import { KubeSecretReader } from '../../src/escalation/secrets.ts';
 import { summarize } from '../../src/escalation/summary.ts';
@@ -82,6 +83,8 @@ function notifierWith(reader: KubeSecretReader): Notifier {
     secrets: reader,
     pagerDutyUrl: pagerduty.url,
     timeoutMs: TIMEOUT_MS,
+    // The stand-ins listen on loopback: allowed here, as the test harness's operators allow it.
+    egress: new EgressPolicy({ allow: [], lifted: ['loopback'], selfAddresses: [] }),
     clock: systemClock,
     logger: createLogger({ level: 'debug' }, logs),
   });
@@ -258,7 +261,7 @@ describe('generic webhook', () => {
     const result = await deliver({ ...hook, signingSecretKey: 'wrong-secret' }, 'trigger');
     expect(outcome(result)).toEqual({
       outcome: 'failed',
-      message: `webhook receiver "team-hook": the webhook at ${sink.url} answered 401: signature mismatch (not retried: retrying cannot help)`,
+      message: `webhook receiver "team-hook": the webhook at ${sink.url} answered 401 (18 bytes) (not retried: retrying cannot help)`,
     });
   });
 

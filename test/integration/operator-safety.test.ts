@@ -8,7 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { eventually } from '../../hack/localenv/wait.ts';
 import { GROUP, VERSION } from '../../src/api/group.ts';
-import { createPolicy } from '../support/alerting.ts';
+import { createPolicy, notification, webhookAlert } from '../support/alerting.ts';
 import { condition, IncidentClient, templateAnnotationsOf } from '../support/incidents.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -289,4 +289,62 @@ describe('harm limits at the moment of the effect', () => {
       expect(after.metadata?.annotations?.['selfheal.dev/claim']).toBeUndefined();
     },
   );
+});
+
+describe('an alert cannot pick a workload its namespace did not allow', () => {
+  it('restarts what the policy selects or what opted in, and refuses the rest visibly, touching nothing', async () => {
+    // Four Deployments: api (app=api), worker (opted in by its label), db and cache (neither).
+    await Promise.all(['api', 'worker', 'db', 'cache'].map((name) => incidents.deployment(name)));
+    await patchDeployment('worker', {
+      metadata: { labels: { 'selfheal.dev/alert-remediation': 'enabled' } },
+    });
+    await createPolicy(kc, namespace, 'restart-selected', {
+      match: { alertName: 'SelectedDown' },
+      target: { kind: 'Deployment', nameFromLabel: 'deployment', selector: { matchLabels: { app: 'api' } } },
+      actions: restart,
+    });
+    await createPolicy(kc, namespace, 'restart-opted-in', {
+      match: { alertName: 'OptedInDown' },
+      target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+      actions: restart,
+    });
+    const operator = await startOperator('target-allowed');
+    // Whoever writes alert rules chooses these labels: the policies choose what they may touch.
+    const alerts = [
+      { alertname: 'SelectedDown', namespace, deployment: 'api' },
+      { alertname: 'SelectedDown', namespace, deployment: 'db' },
+      { alertname: 'OptedInDown', namespace, deployment: 'worker' },
+      { alertname: 'OptedInDown', namespace, deployment: 'cache' },
+    ];
+    const answer = await operator.postAlerts(notification(alerts.map((labels) => webhookAlert(labels))));
+    expect(answer.status).toBe(200);
+    const taken = answer.body.alerts as { result: string; incident?: string }[];
+    expect(taken.map((a) => a.result)).toEqual(['created', 'created', 'created', 'created']);
+    const [api, db, worker, cache] = taken.map((a) => a.incident ?? '');
+
+    const refusedDb = await incidents.waitForPhase(db ?? '', 'Escalated');
+    expect(condition(refusedDb, 'Escalated')).toMatchObject({
+      reason: 'TargetNotAllowed',
+      message: `Deployment ${namespace}/db does not match the target selector app=api of policy restart-selected: label the workload to match, or widen spec.target.selector`,
+    });
+    const refusedCache = await incidents.waitForPhase(cache ?? '', 'Escalated');
+    expect(condition(refusedCache, 'Remediated')).toMatchObject({
+      status: 'False',
+      reason: 'TargetNotAllowed',
+      message: expect.stringMatching(
+        new RegExp(`^Deployment ${namespace}/cache is not labelled selfheal.dev/alert-remediation=enabled`),
+      ) as unknown,
+    });
+    for (const refused of [refusedDb, refusedCache]) expect(refused.status?.attempts ?? []).toEqual([]);
+
+    await incidents.waitForPhase(api ?? '', 'Resolved', 60_000);
+    await incidents.waitForPhase(worker ?? '', 'Resolved', 60_000);
+    expect(await incidents.templateRevisions('api')).toBe(2);
+    expect(await incidents.templateRevisions('worker')).toBe(2);
+    // Not restarted: one ReplicaSet each, and no restart annotation on the pod template.
+    expect(await incidents.templateRevisions('db')).toBe(1);
+    expect(await incidents.templateRevisions('cache')).toBe(1);
+    for (const name of ['db', 'cache'])
+      expect(templateAnnotationsOf(await incidents.readDeployment(name))[RESTARTED_AT]).toBeUndefined();
+  });
 });

@@ -66,7 +66,8 @@ export async function restartPolicy(
 ): Promise<void> {
   await createPolicy(kc, namespace, 'restart-unhealthy', {
     match: { alertName: ALERT_NAME },
-    target: { kind: 'Deployment', nameFromLabel: 'deployment' },
+    // The alert names the Deployment; the selector says which ones it may name (IncidentClient's are app=<name>).
+    target: { kind: 'Deployment', nameFromLabel: 'deployment', selector: { matchLabels: { app: 'api' } } },
     actions: [{ type: 'rolloutRestart' }],
     verification: {
       alertResolved: true,

@@ -21,15 +21,21 @@ export interface KubectlResult {
   stderr: string;
 }
 
-/** The real kubectl against the tier's cluster; resolves with its exit code instead of throwing. */
+/**
+ * The real kubectl against the tier's cluster, as its admin or as the user of `kubeconfig`; resolves
+ * with its exit code instead of throwing.
+ */
 export async function kubectl(
   tier: Tier,
   args: string[],
-  { timeoutMs = 120_000 } = {},
+  {
+    timeoutMs = 120_000,
+    kubeconfig = testEnv(tier).kubeconfig,
+  }: { timeoutMs?: number; kubeconfig?: string } = {},
 ): Promise<KubectlResult> {
   try {
     const { stdout, stderr } = await run(locateTools().binaries.kubectl, args, {
-      env: { ...process.env, KUBECONFIG: testEnv(tier).kubeconfig },
+      env: { ...process.env, KUBECONFIG: kubeconfig },
       timeout: timeoutMs,
     });
     return { code: 0, stdout, stderr };

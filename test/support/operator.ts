@@ -36,7 +36,12 @@ export class OperatorProcess {
     this.logFile = process.spec.logFile;
   }
 
-  /** Starts an operator and waits until /readyz says its caches are in sync. */
+  /**
+   * Starts an operator and waits until /readyz says its caches are in sync. The stand-ins for
+   * receivers, health endpoints and brokers listen on 127.0.0.1, so loopback egress is allowed
+   * (--egress-allow-loopback) unless a test says `egressLoopback: false` (the egress policy's own
+   * tests, which need the install's default).
+   */
   static async start(
     where: Tier | OperatorSite,
     {
@@ -44,7 +49,14 @@ export class OperatorProcess {
       env = {},
       name = 'operator',
       waitForReady = true,
-    }: { args?: string[]; env?: Record<string, string>; name?: string; waitForReady?: boolean } = {},
+      egressLoopback = true,
+    }: {
+      args?: string[];
+      env?: Record<string, string>;
+      name?: string;
+      waitForReady?: boolean;
+      egressLoopback?: boolean;
+    } = {},
   ): Promise<OperatorProcess> {
     const { stateDir, kubeconfig } = siteOf(where);
     const logDir = join(stateDir, 'operators');
@@ -61,6 +73,7 @@ export class OperatorProcess {
           `--health-address=127.0.0.1:${port}`,
           `--webhook-address=127.0.0.1:${webhookPort}`,
           ...(args.some((a) => a.startsWith('--webhook-token-file')) ? [] : ['--webhook-insecure']),
+          ...(egressLoopback ? ['--egress-allow-loopback'] : []),
           ...args,
         ],
         logFile: join(logDir, `${name}-${Date.now()}-${++started}.log`),

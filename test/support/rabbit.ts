@@ -83,6 +83,7 @@ export class RabbitTestClient {
   connection(overrides: Partial<RabbitConnection> = {}): RabbitConnection {
     const amqpUrl = new URL(this.info.amqpUrl);
     return {
+      namespace: 'default',
       amqpUrl: `${amqpUrl.protocol}//${amqpUrl.host}`,
       managementUrl: this.info.managementUrl,
       username: this.info.username,

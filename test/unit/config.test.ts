@@ -50,6 +50,7 @@ describe('parseConfig: defaults', () => {
     const config = parse([], { POD_NAME: 'selfheal-7c9d-x2' });
     const expected: OperatorConfig = {
       webhook: { address: { host: '0.0.0.0', port: 8080 }, token: undefined, maxBodyBytes: 1024 * 1024 },
+      egress: { allow: ['hooks.slack.com'], lifted: [], selfAddresses: [] },
       escalation: {
         pagerDutyUrl: 'https://events.pagerduty.com',
         notificationTimeoutMs: 10 * SECOND,
@@ -64,6 +65,7 @@ describe('parseConfig: defaults', () => {
       retryLimit: { qps: 10, burst: 100 },
       // 80% of lease-duration (15s) minus renew-deadline (10s).
       requestTimeoutMs: 4 * SECOND,
+      checks: { maxTimeoutMs: 30 * SECOND, concurrency: 32, perNamespace: 8 },
       intakeConcurrency: 8,
       events: { qps: 25, burst: 100 },
       leaderElection: {
@@ -124,6 +126,12 @@ describe('parseConfig: flags over environment over defaults', () => {
       env: { SELFHEAL_WORKERS: '4' },
       pick: (c) => c.workers,
       expected: 4,
+    },
+    {
+      name: '--max-check-timeout lowers the check ceiling',
+      argv: ['--max-check-timeout=2s', '--check-concurrency=4', '--check-concurrency-per-namespace=2'],
+      pick: (c) => c.checks,
+      expected: { maxTimeoutMs: 2_000, concurrency: 4, perNamespace: 2 },
     },
     {
       name: '--workers=8 over SELFHEAL_WORKERS',
@@ -561,6 +569,21 @@ describe('parseConfig: invalid values stop the start with a ConfigError naming t
       argv: ['--request-timeout=4'],
       message: /^invalid --request-timeout: "4" is not a duration/,
     },
+    {
+      name: "a check timeout ceiling above the CRDs' 30s (it may only lower it)",
+      argv: ['--max-check-timeout=31s'],
+      message: /^invalid --max-check-timeout: must be at most 30s/,
+    },
+    {
+      name: 'a check timeout ceiling of 0s',
+      argv: ['--max-check-timeout=0s'],
+      message: /^invalid --max-check-timeout: must be longer than 0s$/,
+    },
+    {
+      name: 'more checks per namespace than overall',
+      argv: ['--check-concurrency=4', '--check-concurrency-per-namespace=5'],
+      message: /^invalid --check-concurrency-per-namespace: "5" is not a whole number from 1 to 4$/,
+    },
   ])('$name', ({ argv, env, message }) => {
     expect(configError(argv, env).message).toMatch(message);
   });
@@ -791,6 +814,8 @@ describe('parseConfig: the status page', () => {
     expect(parse(['--status-page-address=:8082']).statusPage).toStrictEqual({
       address: { host: '0.0.0.0', port: 8082 },
       title: 'Service status',
+      // No namespace speaks on the page unless listed (or labelled): none by default.
+      namespaces: [],
     });
   });
 
@@ -805,6 +830,7 @@ describe('parseConfig: the status page', () => {
       address: { host: '127.0.0.1', port: 0 },
       title: 'Acme status',
       url: 'https://status.acme.example/',
+      namespaces: [],
     });
     expect(
       parse(['--status-page-address=:8082', '--status-page-url=https://acme.example/status//']).statusPage
@@ -828,5 +854,35 @@ describe('parseConfig: the status page', () => {
     ],
   ])('refuses %j', (argv, message) => {
     expect(configError(argv).message).toBe(message);
+  });
+});
+
+describe('parseConfig: egress', () => {
+  it('takes the allow list, the lifted classes and the pod address', () => {
+    expect(
+      parse(
+        [
+          '--egress-allow=hooks.slack.com, *.example.com,10.0.0.0/8',
+          '--egress-allow-loopback',
+          '--egress-allow-metadata=false',
+          '--egress-allow-link-local=true',
+        ],
+        { POD_IP: '10.1.2.3' },
+      ).egress,
+    ).toEqual({
+      allow: ['hooks.slack.com', '*.example.com', '10.0.0.0/8'],
+      lifted: ['loopback', 'link-local'],
+      selfAddresses: ['10.1.2.3'],
+    });
+    expect(parse(['--egress-allow=']).egress.allow).toEqual([]);
+  });
+
+  it('refuses an entry that is none of the forms, or one inside a class only its flag lifts', () => {
+    expect(configError(['--egress-allow=10.0.0.0/40']).message).toBe(
+      'invalid --egress-allow: "10.0.0.0/40" is not a CIDR (such as 10.0.0.0/8 or fd00::/8)',
+    );
+    expect(configError(['--egress-allow=169.254.169.254']).message).toBe(
+      'invalid --egress-allow: "169.254.169.254" is a cloud metadata address: --egress-allow never lifts that class; use --egress-allow-metadata',
+    );
   });
 });

@@ -22,6 +22,8 @@ import {
   observations,
   reconcile,
   restart,
+  PAUSE,
+  paused,
   run,
   settings,
   target,
@@ -453,6 +455,109 @@ describe('decide: a queue attempt from intent to outcome', () => {
       /^superseded: a change by someone else replaced attempt-1/,
     );
     expect(plan.job).toBeUndefined();
+    // The job it started does not go on after its attempt ended.
+    expect(plan.abortJob).toEqual({ marker: MARKER, reason: 'superseded' });
+  });
+});
+
+describe('decide: a queue job ends with its incident', () => {
+  const PAUSED_WHY = `automation paused (${PAUSE.reason})`;
+
+  it.each<{ name: string; job?: JobView }>([
+    { name: 'the pause comes on while the job runs', job: running(4000, 60_000) },
+    // A new leader (or a restarted operator) finds the applied attempt and no job of its own.
+    { name: 'a new leader finds the attempt applied while paused', job: undefined },
+  ])('$name: the attempt ends Aborted, the job is stopped, nothing starts until the resume', ({ job }) => {
+    const inc = appliedIncident();
+    const plan = pass(inc, 2 * MINUTE, { ...paused, ...(job ? { job } : {}) });
+
+    expect(attemptsOf(plan.status)).toEqual(['attempt-1 queueDrain Failed']);
+    expect(attemptOf(plan.status)).toMatchObject({
+      finishedAt: iso(2 * MINUTE),
+      message: `Aborted: aborted: ${PAUSED_WHY}`,
+    });
+    expect(conditionsOf(plan.status)).toMatchObject({
+      Remediated: 'False/Aborted',
+      Held: 'True/GlobalPause',
+    });
+    expect(conditionMessage(plan.status, 'Remediated')).toBe(`attempt-1 aborted: ${PAUSED_WHY}`);
+    expect(plan.abortJob).toEqual({ marker: MARKER, reason: PAUSED_WHY });
+    expect(plan.job).toBeUndefined();
+    expect(plan.effect).toBeUndefined();
+    expect(phaseOf(plan)).toBe('Remediating');
+    expect(eventsOf(plan)).toEqual(['Warning AttemptFailed', 'Warning Held']);
+
+    // Still paused: nothing more is written, started or stopped.
+    const held = withStatus(inc, plan.status);
+    const again = pass(held, 3 * MINUTE, paused);
+    expect(again.status).toEqual(held.status);
+    expect([again.job, again.abortJob, again.effect]).toEqual([undefined, undefined, undefined]);
+
+    // Resumed: the remediation goes on with its next attempt, which moves what is left.
+    const resumed = pass(held, 4 * MINUTE);
+    expect(attemptsOf(resumed.status)).toEqual([
+      'attempt-1 queueDrain Failed',
+      'attempt-2 queueDrain Running',
+    ]);
+    expect(conditionsOf(resumed.status)).toMatchObject({ Held: 'False/Resumed' });
+    expect(resumed.effect?.attempt.id).toBe('attempt-2');
+  });
+
+  it.each<{ name: string; job: JobView; result: string }>([
+    { name: 'succeeded', job: succeeded(), result: 'Succeeded' },
+    {
+      name: 'failed',
+      job: {
+        state: 'failed',
+        reason: 'QueueNotFound',
+        message: 'queue orders in vhost /: the queue does not exist',
+      },
+      result: 'Failed',
+    },
+  ])(
+    'a job that already $name when the pause comes on keeps its outcome; nothing is aborted',
+    ({ job, result }) => {
+      const plan = pass(appliedIncident(), 2 * MINUTE, { ...paused, job });
+      expect(attemptOf(plan.status)?.result).toBe(result);
+      expect(attemptOf(plan.status)?.message).not.toMatch(/^Aborted/);
+      expect(plan.abortJob).toBeUndefined();
+    },
+  );
+
+  it('a person resolves the incident while the job runs: Aborted with who resolved it, and Resolved', () => {
+    const applied = appliedIncident();
+    const inc = {
+      ...applied,
+      spec: { ...applied.spec, resolution: { resolvedBy: 'alice', note: 'fixed by hand' } },
+    };
+    const plan = pass(inc, 2 * MINUTE, { job: running(4000, 60_000) });
+
+    expect(attemptOf(plan.status)).toMatchObject({
+      result: 'Failed',
+      finishedAt: iso(2 * MINUTE),
+      message: 'Aborted: aborted: resolved by alice',
+    });
+    expect(conditionsOf(plan.status)).toMatchObject({
+      Remediated: 'False/Aborted',
+      Resolved: 'True/ResolvedByPerson',
+    });
+    expect(phaseOf(plan)).toBe('Resolved');
+    expect(plan.abortJob).toEqual({ marker: MARKER, reason: 'resolved by alice' });
+    expect(plan.job).toBeUndefined();
+  });
+
+  it('a person resolves the incident before the claim was applied: no job ran, none to stop', () => {
+    // Recorded while paused: the intent is on the status, its claim never applied.
+    const held = withStatus(
+      incident({ spec: { actions: [move] } }),
+      run(incident({ spec: { actions: [move] } }), observations(at(MINUTE))).status,
+    );
+    const plan = run(
+      { ...held, spec: { ...held.spec, resolution: { resolvedBy: 'alice' } } },
+      observations(at(2 * MINUTE), paused),
+    );
+    expect(attemptOf(plan.status)?.message).toBe('stopped: the incident was resolved by a person');
+    expect(plan.abortJob).toBeUndefined();
   });
 });
 

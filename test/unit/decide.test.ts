@@ -1084,12 +1084,14 @@ describe('decide: the harm limits right before the effect', () => {
       ['target-exists', ['start', 'effect']],
       ['namespace-enabled', ['start', 'effect']],
       ['workload-enabled', ['start', 'effect']],
+      ['target-allowed', ['start', 'effect']],
       ['action-available', ['start', 'effect']],
       ['action-allowed', ['start', 'effect']],
       ['max-attempts', ['start']],
       ['storm-breaker', ['start']],
       ['cooldown', ['start']],
       ['hourly-budget', ['start']],
+      ['attempt-record', ['start']],
     ]);
   });
 

@@ -1,6 +1,16 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Severity } from '../../src/api/group.ts';
-import { classifyAnswer, redact, retriable, retryAfterMs, type Exchange } from '../../src/escalation/http.ts';
+import { EgressPolicy } from '../../src/base/egress.ts';
+import {
+  classifyAnswer,
+  HttpPoster,
+  redact,
+  retriable,
+  retryAfterMs,
+  type Exchange,
+} from '../../src/escalation/http.ts';
 import {
   dedupKey,
   MAX_SUMMARY,
@@ -10,11 +20,13 @@ import {
 import {
   escapeMrkdwn,
   SLACK_LIMITS,
+  SlackReceiver,
   slackMessage,
   type Block,
   type SlackMessage,
 } from '../../src/escalation/receivers/slack.ts';
 import {
+  WebhookReceiver,
   webhookRequest,
   webhookSignature,
   type WebhookBody,
@@ -326,7 +338,7 @@ describe('classifying an answer', () => {
     body,
   });
   const classify = (status: number, headers: Record<string, string> = {}, body = '') =>
-    classifyAnswer(exchange, answer(status, headers, body), clock, (a) => a.body);
+    classifyAnswer(exchange, answer(status, headers, body), clock, (a) => (a.body ? `: ${a.body}` : ''));
 
   it.each([
     [202, 'delivered'],
@@ -387,5 +399,63 @@ describe('classifying an answer', () => {
     expect(redact('a SECRET b SECRET', ['SECRET!', undefined, 'SECRET'])).toBe('a [redacted] b [redacted]');
     // Too short to tell from ordinary words: left alone rather than mangling the message.
     expect(redact('a b c', ['b'])).toBe('a b c');
+  });
+});
+
+describe("a tenant's receiver answer is never echoed", () => {
+  const CANARY = 'CANARY-7f3a9 SecretAccessKey=wJalrXUtnFEMI';
+  let server: Server;
+  let base = '';
+  let answered: { status: number; body: string } = { status: 401, body: CANARY };
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(answered.status, { 'content-type': 'text/plain' });
+      res.end(answered.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const egress = new EgressPolicy({ allow: [], lifted: ['loopback'], selfAddresses: [] });
+  const http = new HttpPoster(2000, egress);
+  const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+  const sent = notice('trigger', escalatedIncident(), { reason: 'escalation level 1' });
+
+  it('a webhook: its status and size only', async () => {
+    answered = { status: 401, body: CANARY };
+    const result = await new WebhookReceiver({ http, clock }).send(sent, 'team-hook', {
+      type: 'webhook',
+      url: `${base}/hook`,
+    });
+    expect(result).toEqual({
+      outcome: 'failed',
+      receiver: 'team-hook',
+      status: 401,
+      message: `webhook receiver "team-hook": the webhook at ${base} answered 401 (${CANARY.length} bytes) (not retried: retrying cannot help)`,
+    });
+    expect(JSON.stringify(result)).not.toContain('CANARY');
+  });
+
+  it("Slack: one of Slack's own error words, or else the size", async () => {
+    const slack = new SlackReceiver({ http, clock });
+    answered = { status: 404, body: 'no_service' };
+    expect(
+      (await slack.send(sent, 'channel', { type: 'slack', webhookUrl: `${base}/services/T/B/X` })).message,
+    ).toContain('answered 404: no_service');
+    answered = { status: 400, body: CANARY };
+    const result = await slack.send(sent, 'channel', { type: 'slack', webhookUrl: `${base}/services/T/B/X` });
+    expect(result.message).toContain(`answered 400 (${CANARY.length} bytes)`);
+    expect(result.message).not.toContain('CANARY');
+  });
+
+  it('a receiver URL the egress policy refuses is not requested', async () => {
+    const strict = new HttpPoster(2000, new EgressPolicy({ allow: [], lifted: [], selfAddresses: [] }));
+    const result = await new WebhookReceiver({ http: strict, clock }).send(sent, 'team-hook', {
+      type: 'webhook',
+      url: `${base}/hook`,
+    });
+    expect(result.outcome).toBe('retry');
+    expect(result.message).toContain('127.0.0.1 is a loopback address');
   });
 });

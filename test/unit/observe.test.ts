@@ -10,8 +10,14 @@ import { FINGERPRINT_LABEL } from '../../src/api/group.ts';
 import type { Attempt, Incident, IncidentStatus } from '../../src/api/incident.ts';
 import type { RemediationPolicy } from '../../src/api/policy.ts';
 import { IncidentCache } from '../../src/incidents/cache.ts';
-import { observe, observeClaim, type ObserveDeps } from '../../src/incidents/observe.ts';
+import { observe, observeClaim, type HealthChecker, type ObserveDeps } from '../../src/incidents/observe.ts';
 import { PauseSwitch, PAUSE_CONFIGMAP } from '../../src/incidents/pause.ts';
+import type { HttpCheck } from '../../src/api/remediation.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { silentLogger } from '../../src/telemetry/logger.ts';
+import type { HttpObservation } from '../../src/verify/http.ts';
+import { CheckProbes } from '../../src/verify/probes.ts';
+import type { PromQL } from '../../src/verify/prometheus.ts';
 import { MemoryCache } from '../support/memoryCache.ts';
 import {
   MINUTE,
@@ -27,6 +33,7 @@ import {
   policy,
   settings,
   verification,
+  withStatus,
 } from './fixtures.ts';
 
 const REF: TargetRef = { namespace: NAMESPACE, kind: 'Deployment', name: WORKLOAD };
@@ -140,7 +147,7 @@ describe('observe', () => {
     attempts: [attempt('attempt-1', 'Running', startedAt)],
   });
 
-  it("counts other incidents' attempts on the target, not its own, not refused ones", async () => {
+  it("counts other incidents' attempts on the target, not its own, not refused ones", () => {
     const self = incident({
       status: { phase: 'Remediating', attempts: [attempt('attempt-1', 'Failed', iso(MINUTE))] },
     });
@@ -156,11 +163,7 @@ describe('observe', () => {
       spec: { target: { kind: 'Deployment', name: 'cart' } },
       status: { attempts: [attempt('attempt-1', 'Running', iso(5 * MINUTE))] },
     });
-    const obs = await observe(
-      self,
-      now,
-      deps({ incidents: [self, a, b, elsewhere], workload: deployment() }),
-    );
+    const obs = observe(self, now, deps({ incidents: [self, a, b, elsewhere], workload: deployment() }));
 
     expect(obs.otherAttemptsOnTarget.map((t) => t.toISOString()).sort()).toEqual([
       iso(2 * MINUTE),
@@ -220,9 +223,9 @@ describe('observe', () => {
       live: true,
       own: true,
     },
-  ])('judges the claim on the workload: $name', async ({ claim, claimant, live, own }) => {
+  ])('judges the claim on the workload: $name', ({ claim, claimant, live, own }) => {
     const self = incident({ status: { phase: 'Open', ...(own ? running() : {}) } });
-    const obs = await observe(
+    const obs = observe(
       self,
       now,
       deps({ incidents: [self, ...(claimant ? [claimant] : [])], workload: claimed(claim) }),
@@ -233,12 +236,12 @@ describe('observe', () => {
   it.each<[string, Workload]>([
     ['no claim annotation', deployment()],
     ['a mangled claim', deployment({ annotations: { 'selfheal.dev/claim': '{"incident":' } })],
-  ])('reports no claim for %s', async (_, workload) => {
+  ])('reports no claim for %s', (_, workload) => {
     expect(observeClaim(incident(), workload, new IncidentCache(new MemoryCache()), now)).toBeUndefined();
-    expect((await observe(incident(), now, deps({ workload }))).claim).toBeUndefined();
+    expect(observe(incident(), now, deps({ workload })).claim).toBeUndefined();
   });
 
-  it('reads the incident it follows, or null once it is gone', async () => {
+  it('reads the incident it follows, or null once it is gone', () => {
     const following = incident({
       status: {
         phase: 'Remediating',
@@ -246,27 +249,25 @@ describe('observe', () => {
       },
     });
     const followed = other(OTHER.incident, OTHER.uid, running());
-    expect((await observe(following, now, deps({ incidents: [following, followed] }))).followed).toEqual(
-      followed,
-    );
-    expect((await observe(following, now, deps({ incidents: [following] }))).followed).toBeNull();
-    expect(await observe(incident(), now, deps({}))).not.toHaveProperty('followed');
+    expect(observe(following, now, deps({ incidents: [following, followed] })).followed).toEqual(followed);
+    expect(observe(following, now, deps({ incidents: [following] })).followed).toBeNull();
+    expect(observe(incident(), now, deps({}))).not.toHaveProperty('followed');
   });
 
-  it('passes the pause on, and counts the incidents of the storm window', async () => {
+  it('passes the pause on, and counts the incidents of the storm window', () => {
     const incidents = [0, 4, 6, 9].map((m) => other(`i${m}`, `u${m}`, {}, iso(m * MINUTE)));
-    const obs = await observe(incident(), now, deps({ incidents, paused: true }));
+    const obs = observe(incident(), now, deps({ incidents, paused: true }));
     expect(obs.pause).toEqual({ reason: 'the --paused setting of the installation' });
     // storm window 5m: opened at or after +5m.
     expect(obs.incidentsInStormWindow).toBe(2);
-    expect(await observe(incident(), now, deps({ incidents }))).not.toHaveProperty('pause');
+    expect(observe(incident(), now, deps({ incidents }))).not.toHaveProperty('pause');
   });
 
-  it('observes the target, its namespace and the policy, or says they are missing', async () => {
+  it('observes the target, its namespace and the policy, or says they are missing', () => {
     const p = policy();
     const withPolicy = incident({ spec: { actions: undefined, policyRef: { name: p.metadata.name ?? '' } } });
     const workload = deployment();
-    const found = await observe(
+    const found = observe(
       withPolicy,
       now,
       deps({ workload, policies: [p], namespaceAnnotations: { a: 'b' } }),
@@ -274,12 +275,10 @@ describe('observe', () => {
     expect(found.target).toEqual({ ref: REF, workload, namespaceAnnotations: { a: 'b' } });
     expect(found.policy).toEqual(p);
 
-    const missing = await observe(withPolicy, now, deps({}));
+    const missing = observe(withPolicy, now, deps({}));
     expect(missing.target).toEqual({ ref: REF, namespaceAnnotations: {} });
     expect(missing.policy).toBeNull();
-    expect(await observe(incident({ spec: { target: undefined } }), now, deps({}))).not.toHaveProperty(
-      'target',
-    );
+    expect(observe(incident({ spec: { target: undefined } }), now, deps({}))).not.toHaveProperty('target');
   });
 
   // Without a Prometheus configured, a needed check is reported as such; an unneeded one is not made.
@@ -311,9 +310,9 @@ describe('observe', () => {
     },
     { name: 'Open', status: { phase: 'Open' }, workload: deployment(), checked: false },
     { name: 'Escalated', status: { phase: 'Escalated' }, workload: deployment(), checked: false },
-  ])('checks PromQL only when it matters: $name', async ({ status, workload, checked }) => {
+  ])('checks PromQL only when it matters: $name', ({ status, workload, checked }) => {
     const inc = incident({ spec: { verification: verification() }, status });
-    const obs = await observe(inc, now, deps({ workload }));
+    const obs = observe(inc, now, deps({ workload }));
     if (checked)
       expect(obs.promQL).toEqual({ ok: false, error: 'no Prometheus is configured (--prometheus-url)' });
     else expect(obs).not.toHaveProperty('promQL');
@@ -394,5 +393,92 @@ describe('PauseSwitch', () => {
     expect(pause.current()).toEqual({ reason: `ConfigMap ${NS}/${PAUSE_CONFIGMAP}: incident review` });
     configMaps.delete(NS, PAUSE_CONFIGMAP);
     expect(pause.current()).toBeUndefined();
+  });
+});
+
+describe("observe: the verification's checks are read, never awaited", () => {
+  const check: HttpCheck = {
+    url: 'http://checkout.shop.svc:8080/health',
+    expectedStatus: 200,
+    interval: '10s',
+    timeout: '30s',
+    holdFor: '1m',
+  };
+  const verifying = incident({
+    spec: { verification: verification({ promQL: 'up == 1', http: check }) },
+    status: {
+      phase: 'Verifying',
+      attempts: [attempt('attempt-1', 'Succeeded', iso(0), { appliedAt: iso(MINUTE) })],
+    },
+  });
+
+  function withChecks(maxTimeoutMs: number) {
+    const clock = new ManualClock(at(2 * MINUTE));
+    const woken: string[] = [];
+    const requests: { timeoutMs: number; signal: AbortSignal | undefined; answer: () => void }[] = [];
+    const probes = new CheckProbes({
+      clock,
+      concurrency: 4,
+      perNamespace: 4,
+      settled: (key) => woken.push(key),
+      logger: silentLogger,
+    });
+    const health: HealthChecker = {
+      check: (_check, _namespace, timeoutMs, signal) =>
+        new Promise<HttpObservation>((resolve) =>
+          requests.push({
+            timeoutMs,
+            signal,
+            answer: () => resolve({ passed: true, message: 'GET answered 200' }),
+          }),
+        ),
+    };
+    const queries: (() => void)[] = [];
+    const prometheus: PromQL = {
+      query: () => new Promise((resolve) => queries.push(() => resolve({ holds: true, samples: 1 }))),
+    };
+    const observeDeps: ObserveDeps = {
+      ...deps({ workload: deployment() }),
+      prometheus,
+      checks: { probes, health, maxTimeoutMs },
+    };
+    return { clock, woken, requests, queries, observeDeps, probes };
+  }
+
+  it('starts both checks in the background, at most the install ceiling long, and reads them once they answered', async () => {
+    const { requests, queries, woken, observeDeps, clock } = withChecks(5_000);
+    const first = observe(verifying, clock.now(), observeDeps);
+    expect(first.http).toBeUndefined();
+    expect(first.promQL).toBeUndefined();
+    // The tenant asked for 30s; the install allows 5s.
+    expect(requests.map((r) => r.timeoutMs)).toEqual([5_000]);
+    expect(requests[0]?.signal).toBeInstanceOf(AbortSignal);
+    expect(queries).toHaveLength(1);
+
+    requests[0]?.answer();
+    queries[0]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(woken).toEqual([`${NAMESPACE}/checkout-errors`, `${NAMESPACE}/checkout-errors`]);
+    const next = observe(verifying, clock.now(), observeDeps);
+    expect(next.http).toEqual({ passed: true, message: 'GET answered 200' });
+    expect(next.promQL).toEqual({ ok: true, holds: true });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('counts nothing observed before the verified attempt was applied (a second attempt checks anew)', async () => {
+    const { requests, observeDeps, clock } = withChecks(30_000);
+    observe(verifying, clock.now(), observeDeps);
+    requests[0]?.answer();
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = withStatus(verifying, {
+      phase: 'Verifying',
+      attempts: [
+        attempt('attempt-1', 'Failed', iso(0), { appliedAt: iso(MINUTE) }),
+        attempt('attempt-2', 'Succeeded', iso(2 * MINUTE), { appliedAt: iso(2 * MINUTE + 1) }),
+      ],
+    });
+    clock.advance(2);
+    expect(observe(second, clock.now(), observeDeps).http).toBeUndefined();
+    expect(requests).toHaveLength(2);
   });
 });

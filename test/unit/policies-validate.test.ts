@@ -53,7 +53,52 @@ describe('readiness', () => {
         status: 'True',
         reason: 'Valid',
         message:
-          'matches alert CheckoutErrors with 2 label matcher(s); 1 action(s) on Deployment from label deployment',
+          'matches alert CheckoutErrors with 2 label matcher(s); 1 action(s) on Deployment from label deployment, if it is labelled selfheal.dev/alert-remediation=enabled',
+      },
+    },
+    {
+      name: 'a valid policy whose target selector says which workloads alerts may name',
+      policy: policy({
+        target: {
+          kind: 'Deployment',
+          nameFromLabel: 'deployment',
+          selector: {
+            matchLabels: { 'app.kubernetes.io/part-of': 'shop' },
+            matchExpressions: [
+              { key: 'tier', operator: 'In', values: ['api', 'web'] },
+              { key: 'stateful', operator: 'DoesNotExist' },
+            ],
+          },
+        },
+      }),
+      obs: obs({ fixedTargetExists: undefined }),
+      expected: {
+        status: 'True',
+        reason: 'Valid',
+        message:
+          'matches alert CheckoutErrors; 1 action(s) on Deployment from label deployment, if it matches app.kubernetes.io/part-of=shop,tier in (api,web),!stateful',
+      },
+    },
+    {
+      name: 'a target selector with a key and a value Kubernetes refuses',
+      policy: policy({
+        target: {
+          kind: 'Deployment',
+          nameFromLabel: 'deployment',
+          selector: {
+            matchLabels: { 'App Name': 'api' },
+            matchExpressions: [{ key: 'Example.com/tier', operator: 'NotIn', values: ['-web'] }],
+          },
+        },
+      }),
+      obs: obs({ fixedTargetExists: undefined }),
+      expected: {
+        status: 'False',
+        reason: 'InvalidSelector',
+        message:
+          `spec.target.selector.matchLabels["App Name"]: "App Name" is not a valid label key: the name must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit; ` +
+          `spec.target.selector.matchExpressions[0].key: "Example.com/tier" is not a valid label key: the prefix before '/' must be a DNS-1123 subdomain of at most 253 characters (lowercase letters, digits, '-' and '.'), such as example.com; ` +
+          `spec.target.selector.matchExpressions[0].values[0]: "-web" is not a valid label value: a label value is empty or 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
       },
     },
     {
@@ -69,15 +114,14 @@ describe('readiness', () => {
       },
     },
     {
-      name: 'a regular expression that can backtrack catastrophically',
-      policy: policy(matchers({ name: 'queue', operator: '!~', value: '(a+)+' })),
+      name: 'a regular expression RE2 refuses, as Alertmanager does',
+      policy: policy(matchers({ name: 'pod', operator: '=~', value: '(.{0,50}){0,50}x' })),
       obs: obs(),
       expected: {
         status: 'False',
         reason: 'InvalidMatcher',
-        message: expect.stringContaining(
-          'spec.match.labels[0].value: invalid regular expression "(a+)+": a repeated group that itself repeats',
-        ),
+        message:
+          'spec.match.labels[0].value: invalid regular expression "(.{0,50}){0,50}x": invalid repeat count: `{0,50}`',
       },
     },
     {
@@ -224,6 +268,46 @@ describe('readiness', () => {
       expect([ra.reason, rb.reason]).toEqual([a_, b_]);
       if (b_ === 'AmbiguousMatch')
         expect(rb).toEqual({ status: 'False', reason: 'AmbiguousMatch', message: ambiguous('a-first') });
+    });
+
+    it('compares a pinned value with a peer’s regex in linear time (the wedge of issue 16)', () => {
+      const pod = (operator: LabelMatcher['operator'], value: string): LabelMatcher => ({
+        name: 'pod',
+        operator,
+        value,
+      });
+      const started = performance.now();
+      const pinned = named('a-pinned', matchers(pod('=', `${'a'.repeat(30)}!`)));
+      const backtracking = named('b-backtracking', matchers(pod('=~', '(a|aa)+')));
+      const refused = named('c-refused', matchers(pod('=~', '(.{0,50}){0,50}x')));
+      const long = named('d-long', matchers(pod('=', `${'a'.repeat(1023)}!`)));
+      const peers = [pinned, backtracking, refused, long];
+      expect(peers.map((p) => readiness(p, obs({ peers })).reason)).toEqual([
+        'Valid',
+        'Valid',
+        'InvalidMatcher',
+        'Valid',
+      ]);
+      // On V8's backtracking engine (a|aa)+ on the long value alone takes longer than the universe.
+      expect(performance.now() - started).toBeLessThan(2000);
+    });
+
+    it('bounds the regex work of one readiness, and then claims no ambiguity', () => {
+      // 16 × 16 matchers on one label: every pinned value (1,024 characters) matches every pattern
+      // of a thousand instructions, so shown in full the pair would take seconds; past the budget
+      // the rest counts as not overlapping.
+      const value = `a${'ab'.repeat(511)}b`;
+      const labels = (operator: LabelMatcher['operator'], text: (i: number) => string) =>
+        Array.from({ length: 16 }, (_, i): LabelMatcher => ({ name: 'pod', operator, value: text(i) }));
+      const winner = named('a-first', {
+        match: { alertName: 'CheckoutErrors', labels: labels('=', () => value) },
+      });
+      const loser = named('b-second', {
+        match: { alertName: 'CheckoutErrors', labels: labels('=~', (i) => `[ab]*a[ab]{${980 + i}}b?`) },
+      });
+      const started = performance.now();
+      expect(readiness(loser, obs({ peers: [winner, loser] })).reason).toBe('Valid');
+      expect(performance.now() - started).toBeLessThan(2000);
     });
 
     it('does not compare a policy with itself', () => {

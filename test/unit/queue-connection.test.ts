@@ -23,6 +23,7 @@ function failure(data: Record<string, string> | undefined): QueueFailure {
 describe('the connection Secret', () => {
   it('gives the URLs without trailing slash and the credentials without a trailing newline', () => {
     expect(parseConnectionSecret(ref, good)).toEqual({
+      namespace: 'shop',
       amqpUrl: 'amqp://rabbitmq.shop.svc:5672',
       managementUrl: 'http://rabbitmq.shop.svc:15672',
       username: 'selfheal',

@@ -57,6 +57,8 @@ async function start(options: Partial<StatusPageServerOptions> = {}) {
     incidents,
     synced: () => synced,
     title: 'Acme status',
+    // The install opted shop in; every other namespace is silent on the page.
+    speaksFor: (namespace) => namespace === 'shop',
     clock,
     logger: silentLogger,
     ...options,
@@ -147,8 +149,8 @@ describe('StatusPageServer', () => {
     expect((await s.get('/badge.svg?component=api')).status).toBe(404);
   });
 
-  it('shows only the namespaces it is given', async () => {
-    const s = await start({ namespaces: ['shop'] });
+  it('shows only the namespaces the install opted in', async () => {
+    const s = await start();
     const staging = (o: { metadata: { name?: string; namespace?: string } }) => ({
       ...o,
       metadata: { ...o.metadata, namespace: 'staging' },
@@ -164,14 +166,84 @@ describe('StatusPageServer', () => {
     expect(body).toContain('All systems operational');
   });
 
-  it('reuses one computed page for a second, then sees the caches anew', async () => {
+  it("does not change summary.json for a tenant's public incident in a namespace not opted in", async () => {
+    const s = await start();
+    s.components.items = [component];
+    const before = await (await s.get('/api/v2/summary.json')).text();
+    const tenant: Incident = {
+      ...incident,
+      metadata: { ...incident.metadata, name: 'claim', namespace: 'tenant' },
+      spec: {
+        ...incident.spec,
+        public: {
+          title: 'Everything is down',
+          impact: 'major_outage',
+          updates: [
+            { time: '2026-06-15T11:05:00Z', status: 'investigating', message: 'Send us your password.' },
+          ],
+        },
+      },
+    };
+    s.incidents.items = [tenant];
+    server?.changed();
+    s.clock.advance(61_000);
+    const after = await (await s.get('/api/v2/summary.json')).text();
+    const strip = (body: string) => body.replace(/"updated_at": "[^"]*"/g, '');
+    expect(strip(after)).toBe(strip(before));
+    expect(after).not.toContain('Send us your password.');
+    expect((JSON.parse(after) as { status: { indicator: string } }).status.indicator).toBe('none');
+  });
+
+  it('speaks for no namespace unless told to', async () => {
+    const s = await start({ speaksFor: () => false });
+    s.components.items = [component];
+    s.incidents.items = [incident];
+    const summary = (await (await s.get('/api/v2/summary.json')).json()) as {
+      components: unknown[];
+      incidents: unknown[];
+    };
+    expect(summary).toMatchObject({ components: [], incidents: [] });
+  });
+
+  it('serves a rendered copy: built again on a change (at most once a second) or when a minute old', async () => {
     const s = await start();
     s.components.items = [component];
     await s.get('/');
     s.incidents.items = [incident];
-    expect(await (await s.get('/')).text()).toContain('All systems operational');
+    // No change reported: the copy stands, even after a second.
     s.clock.advance(1_000);
+    expect(await (await s.get('/')).text()).toContain('All systems operational');
+    // A change is shown once a second has passed since the last build.
+    server?.changed();
     expect(await (await s.get('/')).text()).toContain('Major outage');
+    s.incidents.items = [];
+    server?.changed();
+    expect(await (await s.get('/')).text()).toContain('Major outage');
+    s.clock.advance(1_000);
+    expect(await (await s.get('/')).text()).toContain('All systems operational');
+    // Without a change report, the page is built again once a minute (the days roll over).
+    s.incidents.items = [incident];
+    s.clock.advance(59_999);
+    expect(await (await s.get('/')).text()).toContain('All systems operational');
+    s.clock.advance(1);
+    expect(await (await s.get('/')).text()).toContain('Major outage');
+  });
+
+  it('answers a conditional request for the same copy with 304', async () => {
+    const s = await start({ url: 'https://status.acme.example/' });
+    s.components.items = [component];
+    const first = await s.get('/api/v2/summary.json');
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    const again = await s.get('/api/v2/summary.json', { headers: { 'if-none-match': etag ?? '' } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    s.incidents.items = [incident];
+    server?.changed();
+    s.clock.advance(1_000);
+    const changed = await s.get('/api/v2/summary.json', { headers: { 'if-none-match': etag ?? '' } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
   });
 
   it.each([

@@ -6,8 +6,8 @@ import {
   evaluateHttpResponse,
   fieldPath,
   jsonField,
+  seeItYourself,
   shownUrl,
-  summariseBody,
   unanswered,
   type HttpObservation,
 } from '../../src/verify/http.ts';
@@ -23,6 +23,16 @@ const check = (overrides: Partial<HttpCheck> = {}): HttpCheck => ({
 });
 const withField = (jsonPath: string, expectedValue: string) => check({ jsonPath, expectedValue });
 
+const GET = 'GET http://api.shop.svc:8080/api/v1/health';
+const LOOK =
+  'to see the answer: kubectl -n shop port-forward svc/api 8080, then curl http://localhost:8080/api/v1/health';
+const answer = (status: number, body: string) => ({
+  status,
+  body,
+  bytes: Buffer.byteLength(body),
+  elapsedMs: 14,
+});
+
 describe('evaluating an answer', () => {
   it.each<[string, HttpCheck, number, string, HttpObservation]>([
     [
@@ -30,18 +40,17 @@ describe('evaluating an answer', () => {
       check(),
       200,
       'ok',
-      { passed: true, message: 'GET http://api.shop.svc:8080/api/v1/health answered 200' },
+      { passed: true, message: `${GET} answered 200 (2 bytes, 14 ms)` },
     ],
     [
-      'another status, with the body summarised',
+      'another status',
       check(),
       503,
       '{"status":\n  "degraded"}',
       {
         passed: false,
         reason: 'UnexpectedStatus',
-        message:
-          'GET http://api.shop.svc:8080/api/v1/health answered 503 (expected 200): {"status": "degraded"}',
+        message: `${GET} answered 503 (24 bytes, 14 ms); expected status 200 (${LOOK})`,
       },
     ],
     [
@@ -49,14 +58,17 @@ describe('evaluating an answer', () => {
       check({ expectedStatus: 204 }),
       204,
       '',
-      { passed: true, message: 'GET http://api.shop.svc:8080/api/v1/health answered 204' },
+      { passed: true, message: `${GET} answered 204 (0 bytes, 14 ms)` },
     ],
     [
       'the field as expected',
       withField('status', 'ok'),
       200,
       '{"status":"ok"}',
-      { passed: true, message: 'GET http://api.shop.svc:8080/api/v1/health answered 200 with status "ok"' },
+      {
+        passed: true,
+        message: `${GET} answered 200 (15 bytes, 14 ms); field status equals the expected value`,
+      },
     ],
     [
       'a nested field not as expected',
@@ -66,8 +78,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMismatch',
-        message:
-          'GET http://api.shop.svc:8080/api/v1/health answered 200 with checks.db.status "down" (expected "up")',
+        message: `${GET} answered 200 (35 bytes, 14 ms); field checks.db.status did not equal the expected value (${LOOK})`,
       },
     ],
     [
@@ -77,7 +88,7 @@ describe('evaluating an answer', () => {
       '{"checks":[{"healthy":false},{"healthy":true}]}',
       {
         passed: true,
-        message: 'GET http://api.shop.svc:8080/api/v1/health answered 200 with checks[1].healthy true',
+        message: `${GET} answered 200 (47 bytes, 14 ms); field checks[1].healthy equals the expected value`,
       },
     ],
     [
@@ -88,8 +99,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMismatch',
-        message:
-          'GET http://api.shop.svc:8080/api/v1/health answered 200 with code 200 (expected "\\"200\\"")',
+        message: `${GET} answered 200 (12 bytes, 14 ms); field code did not equal the expected value (${LOOK})`,
       },
     ],
     [
@@ -100,8 +110,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMissing',
-        message:
-          'GET http://api.shop.svc:8080/api/v1/health answered 200 without the field status: {"state":"ok"}',
+        message: `${GET} answered 200 (14 bytes, 14 ms); the body has no field status (${LOOK})`,
       },
     ],
     [
@@ -112,20 +121,50 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'NotJson',
-        message:
-          'GET http://api.shop.svc:8080/api/v1/health answered 200 but the body is not JSON (status expected "ok"): <html>ok</html>',
+        message: `${GET} answered 200 (15 bytes, 14 ms); the body is not JSON, so field status could not be compared (${LOOK})`,
       },
     ],
   ])('%s', (_what, c, status, body, expected) => {
-    expect(evaluateHttpResponse(c, URL_, { status, body })).toEqual(expected);
+    expect(evaluateHttpResponse(c, URL_, answer(status, body))).toEqual(expected);
   });
 
-  it('never shows the query string, and shortens a long body', () => {
-    const { message } = evaluateHttpResponse(check(), URL_, { status: 500, body: 'x'.repeat(500) });
+  it('never shows the query string', () => {
+    const { message } = evaluateHttpResponse(check(), URL_, answer(500, 'x'));
     expect(message).not.toContain('token');
-    expect(message).toContain(`${'x'.repeat(200)}…`);
-    expect(summariseBody('  ')).toBe('(empty body)');
     expect(shownUrl('https://u:p@h/p?q#f')).toBe('https://h/p');
+  });
+
+  // What an endpoint answers is the tenant's to choose: a metadata-like endpoint's secret must not
+  // reach the observation (and so status, Events or logs) whichever way the comparison goes.
+  const CANARY = 'CANARY-4b1d-wJalrXUtnFEMI/K7MDENG';
+  it.each<[string, HttpCheck, number, string]>([
+    ['an unexpected status', check(), 500, `error: ${CANARY}`],
+    [
+      'a mismatching field',
+      withField('SecretAccessKey', 'x'),
+      200,
+      JSON.stringify({ SecretAccessKey: CANARY }),
+    ],
+    [
+      'a matching field',
+      withField('SecretAccessKey', CANARY),
+      200,
+      JSON.stringify({ SecretAccessKey: CANARY }),
+    ],
+    ['a missing field', withField('Token', 'x'), 200, JSON.stringify({ SecretAccessKey: CANARY })],
+    ['a body that is not JSON', withField('Token', 'x'), 200, `<p>${CANARY}</p>`],
+  ])('echoes nothing of the body for %s', (_what, c, status, body) => {
+    const observation = evaluateHttpResponse(c, URL_, answer(status, body));
+    expect(JSON.stringify(observation)).not.toContain('CANARY');
+  });
+
+  it('says how to look for oneself, for a Service and for another URL', () => {
+    expect(seeItYourself('http://api.shop.svc:8080/health?x=1')).toBe(
+      'to see the answer: kubectl -n shop port-forward svc/api 8080, then curl http://localhost:8080/health',
+    );
+    expect(seeItYourself('https://status.example.com/health?token=t')).toBe(
+      'to see the answer, curl https://status.example.com/health from a pod in the namespace',
+    );
   });
 });
 
@@ -149,11 +188,22 @@ describe('JSON field paths', () => {
 describe('requests without an answer', () => {
   const error = (code: string, message = code) => Object.assign(new Error(message), { code });
   it.each([
-    ['ERR_CANCELED', 'Timeout', 'GET http://api.shop.svc:8080/api/v1/health: no answer within 5000 ms'],
-    ['ECONNREFUSED', 'ConnectionRefused', 'GET http://api.shop.svc:8080/api/v1/health: connection refused'],
-    ['ENOTFOUND', 'Unreachable', 'GET http://api.shop.svc:8080/api/v1/health: ENOTFOUND'],
+    ['ERR_CANCELED', 'Timeout', `${GET}: no answer within 5s`],
+    ['ECONNREFUSED', 'ConnectionRefused', `${GET}: connection refused`],
+    ['ENOTFOUND', 'Unreachable', `${GET}: host not found`],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'Unreachable', `${GET}: TLS failure (ERR_TLS_CERT_ALTNAME_INVALID)`],
   ])('%s', (code, reason, message) => {
     expect(unanswered(URL_, 5000, error(code))).toEqual({ passed: false, reason, message });
+  });
+
+  it("repeats no transport error's text: it may carry what the far end sent", () => {
+    const tls = error(
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      "Host: x is not in the cert's altnames: DNS:CANARY.evil",
+    );
+    expect(unanswered(URL_, 5000, tls).message).not.toContain('CANARY');
+    const parser = error('HPE_INVALID_HEADER_TOKEN', 'Parse Error: CANARY');
+    expect(unanswered(URL_, 5000, parser).message).toBe(`${GET}: network error (HPE_INVALID_HEADER_TOKEN)`);
   });
 });
 

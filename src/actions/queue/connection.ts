@@ -1,5 +1,8 @@
 // The RabbitMQ connection Secret: its keys, the parser that checks them (errors name the Secret and
-// the key, never a value), and the adapter that reads it from the API server.
+// the key, never a value), and the adapter that reads it from the API server. Both URLs are the
+// tenant's, so both go through the egress policy of the Secret's namespace.
+import type { LookupFunction } from 'node:net';
+import type { EgressGuard } from '../../base/egress.ts';
 import { QueueFailure } from './failure.ts';
 
 /** The keys of a connection Secret (see docs/queue-drain.md). All four are required. */
@@ -12,6 +15,8 @@ export const CONNECTION_SECRET_KEYS = {
 
 /** Where and as whom to reach one broker. The vhost comes from the action, not from here. */
 export interface RabbitConnection {
+  /** The Secret's namespace: whose egress policy its URLs pass. */
+  namespace: string;
   /** `amqp://host:port` or `amqps://host:port`, without credentials or vhost. */
   amqpUrl: string;
   /** `http(s)://host:port[/prefix]`, the management plugin's base URL, without credentials. */
@@ -72,10 +77,23 @@ export function parseConnectionSecret(
     );
   const management = parseUrl(secret, keys.managementUrl, value(keys.managementUrl), ['http:', 'https:']);
   return {
+    namespace: ref.namespace,
     amqpUrl: `${amqp.protocol}//${amqp.host}`,
     managementUrl: management.href.replace(/\/+$/, ''),
     // Secrets written with `echo` often end in a newline: it is never part of a credential.
     username: value(keys.username).replace(/\r?\n$/, ''),
     password: value(keys.password).replace(/\r?\n$/, ''),
   };
+}
+
+/**
+ * The socket options that put an AMQP connection to `host` under an egress guard: a literal
+ * address is checked here (net.connect resolves no literal, so calls no lookup), a name by the
+ * guard's lookup when the socket connects, on the addresses it connects to. The host itself stays
+ * the one amqplib connects to, so TLS still verifies the broker's name. Throws EgressRefused.
+ */
+export function guardedSocket(host: string, guard: EgressGuard | undefined): { lookup?: LookupFunction } {
+  if (!guard) return {};
+  guard.checkHost(host);
+  return { lookup: guard.lookup };
 }

@@ -7,9 +7,11 @@ import amqp, { type ChannelModel } from 'amqplib';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { errorMessage, silentLogger, type Logger } from '../../telemetry/logger.ts';
-import type { RabbitConnection } from './connection.ts';
+import type { EgressGuard, EgressPolicy } from '../../base/egress.ts';
+import { guardedSocket, type RabbitConnection } from './connection.ts';
 import { classifyAmqpError, QueueFailure, where } from './failure.ts';
 import { ManagementClient, type QueueBacklog } from './management.ts';
+import { discardingSettings } from './parking.ts';
 import { keepOptions, parkedSource, parkOptions, replayOptions } from './messages.ts';
 import { transfer, type Route, type RouteKind } from './transfer.ts';
 import type { ConsumeMessage } from 'amqplib';
@@ -103,6 +105,12 @@ export interface EngineDeps {
   metrics?: Metrics;
   logger?: Logger;
   options?: Partial<EngineOptions>;
+  /**
+   * The egress policy every broker URL (the tenant's) goes through, per the connection Secret's
+   * namespace. The operator always gives it; without one (benchmarks and tests against a local
+   * broker), connections are not checked.
+   */
+  egress?: EgressPolicy;
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -114,17 +122,23 @@ export class QueueEngine {
   private readonly metrics: Metrics | undefined;
   private readonly logger: Logger;
   private readonly options: EngineOptions;
+  private readonly egress: EgressPolicy | undefined;
 
   constructor(deps: EngineDeps) {
     this.clock = deps.clock;
     this.metrics = deps.metrics;
     this.logger = deps.logger ?? silentLogger;
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options };
+    this.egress = deps.egress;
+  }
+
+  private guard(connection: RabbitConnection): EgressGuard | undefined {
+    return this.egress?.forNamespace(connection.namespace);
   }
 
   /** The backlog as the management API reports it (the figures alerts and thresholds use). */
   backlog(connection: RabbitConnection, vhost: string, queue: string): Promise<QueueBacklog> {
-    return new ManagementClient(connection).backlog(vhost, queue);
+    return new ManagementClient(connection, this.guard(connection)).backlog(vhost, queue);
   }
 
   /**
@@ -142,6 +156,9 @@ export class QueueEngine {
     const context = where(vhost, queue, `moving to ${parkingQueue}`);
     const backlog = await this.retrying(context, signal, spec.deadline, () =>
       this.backlog(connection, vhost, queue),
+    );
+    await this.retrying(context, signal, spec.deadline, () =>
+      this.keepsWhatItConfirms(connection, vhost, parkingQueue),
     );
     const base = { backlog, moved: 0, replayed: 0, kept: 0, purged: 0 };
     const route = (message: ConsumeMessage): Route => ({
@@ -175,6 +192,28 @@ export class QueueEngine {
       moved: counts.moved,
       message: `moved ${plural(counts.moved, 'message')} from ${queue} to ${parkingQueue}${counts.note}`,
     };
+  }
+
+  /**
+   * Refuses a parking queue that may drop or move out what it confirmed, before the first message
+   * moves: the source is acknowledged on the parking queue's confirm, so such a queue could lose
+   * messages for good. A parking queue that does not exist yet is declared without arguments.
+   */
+  private async keepsWhatItConfirms(
+    connection: RabbitConnection,
+    vhost: string,
+    parkingQueue: string,
+  ): Promise<void> {
+    const settings = await new ManagementClient(connection, this.guard(connection)).settings(
+      vhost,
+      parkingQueue,
+    );
+    const discards = settings && discardingSettings(settings);
+    if (discards)
+      throw new QueueFailure(
+        'ParkingQueueDiscards',
+        `the parking queue "${parkingQueue}" in vhost ${vhost} has ${discards}: nothing was moved; park in a queue without them`,
+      );
   }
 
   /**
@@ -411,12 +450,13 @@ export class QueueEngine {
     use: (c: ChannelModel) => Promise<T>,
   ): Promise<T> {
     const url = new URL(connection.amqpUrl);
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     let c: ChannelModel;
     try {
       c = await amqp.connect(
         {
           protocol: url.protocol.replace(':', ''),
-          hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          hostname,
           ...(url.port ? { port: Number(url.port) } : {}),
           username: connection.username,
           password: connection.password,
@@ -425,7 +465,13 @@ export class QueueEngine {
         },
         // Without TCP_NODELAY, Nagle's algorithm holds small frames (acks, the handshake) for a delayed
         // ACK: 40 ms per connection set-up, and stalls in the confirm-ack pipeline.
-        { clientProperties: { connection_name: `selfheal ${name}` }, timeout: 10_000, noDelay: true },
+        {
+          clientProperties: { connection_name: `selfheal ${name}` },
+          timeout: 10_000,
+          noDelay: true,
+          // The broker's address is checked where the socket connects (the tenant chose it).
+          ...guardedSocket(hostname, this.guard(connection)),
+        },
       );
     } catch (error) {
       throw classifyAmqpError(error, `AMQP connection to ${connection.amqpUrl} (vhost ${vhost})`);
@@ -434,13 +480,18 @@ export class QueueEngine {
     c.on('error', (error: unknown) =>
       this.logger.warn({ err: errorMessage(error), vhost }, 'AMQP connection error'),
     );
-    const closeNow = () => void c.close().catch(() => undefined);
-    signal.addEventListener('abort', closeNow, { once: true });
+    // On an abort the connection closes a tick later: the pass's own abort handler first acknowledges
+    // what the destination confirmed and requeues the rest, on channels still open (frames after the
+    // connection's close would be ignored by the broker, turning confirmed messages into duplicates).
+    const closeSoon = () => setImmediate(() => void c.close().catch(() => undefined));
+    signal.addEventListener('abort', closeSoon, { once: true });
     try {
       return await use(c);
     } finally {
-      signal.removeEventListener('abort', closeNow);
-      if (!signal.aborted) await c.close().catch(() => undefined);
+      signal.removeEventListener('abort', closeSoon);
+      // Aborted before the listener was added (while connecting): nothing else would close it.
+      const closing = c.close().catch(() => undefined);
+      if (!signal.aborted) await closing;
     }
   }
 
@@ -457,6 +508,11 @@ export class QueueEngine {
         return await step();
       } catch (error) {
         const failure = error instanceof QueueFailure ? error : classifyAmqpError(error, context);
+        // The abort closed the connection under the step: the abort is why it failed.
+        if (signal.aborted && failure.reason !== 'Aborted')
+          throw new QueueFailure('Aborted', `${context}: aborted: ${String(signal.reason)}`, {
+            cause: failure,
+          });
         const left = deadline.getTime() - this.clock.now().getTime();
         if (
           signal.aborted ||

@@ -1,6 +1,7 @@
 // Why a queue job failed, as a CamelCase reason a condition or attempt can carry, and whether trying
 // again could help. Every failure names the target (vhost and queue) and the step; none carries a
 // credential.
+import { egressRefusal } from '../../base/egress.ts';
 
 export const QUEUE_FAILURE_REASONS = [
   /** The connection Secret is missing, or a key is missing or malformed. */
@@ -21,8 +22,18 @@ export const QUEUE_FAILURE_REASONS = [
   'PublishRejected',
   /** The broker closed a channel for another reason (a precondition, a resource limit). */
   'ChannelClosed',
+  /**
+   * The parking queue's arguments or policy let it drop or move out messages it confirmed (a length
+   * limit with overflow drop-head, a TTL, an expiry, a dead-letter exchange): refused before a move.
+   */
+  'ParkingQueueDiscards',
+  /** The install's egress policy refuses the broker's address (see docs/configuration.md, Egress). */
+  'EgressRefused',
   'Timeout',
-  /** The caller aborted the job (a lost leader lease). Unsettled messages are back in their queue. */
+  /**
+   * The caller aborted the job (the pause, a person's resolution, the Incident deleted, a lost leader
+   * lease). Unsettled messages are back in their queue.
+   */
   'Aborted',
 ] as const;
 export type QueueFailureReason = (typeof QUEUE_FAILURE_REASONS)[number];
@@ -75,6 +86,8 @@ function errorCode(error: unknown): unknown {
  */
 export function classifyAmqpError(error: unknown, context: string): QueueFailure {
   if (error instanceof QueueFailure) return error;
+  const refused = egressRefusal(error);
+  if (refused) return new QueueFailure('EgressRefused', `${context}: ${refused.message}`, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   const code = errorCode(error);
   const fail = (reason: QueueFailureReason, what: string) =>

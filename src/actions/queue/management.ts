@@ -1,9 +1,11 @@
 // The RabbitMQ management HTTP API (rabbitmq_management), through axios: a queue's backlog, with
 // a missing queue, a missing vhost, a refused login and a refused permission told apart.
-import axios, { type AxiosInstance } from 'axios';
-import { errorMessage } from '../../telemetry/logger.ts';
+import type { AxiosInstance } from 'axios';
+import type { EgressGuard } from '../../base/egress.ts';
+import { outboundClient, transportProblem } from '../../base/outbound.ts';
 import type { RabbitConnection } from './connection.ts';
 import { QueueFailure, where } from './failure.ts';
+import type { QueueSettings } from './parking.ts';
 
 /** One queue's depth and flow, as the management API last sampled it. */
 export interface QueueBacklog {
@@ -29,12 +31,21 @@ interface QueueAnswer {
     deliver_get_details?: { rate?: number };
     ack_details?: { rate?: number };
   } | null;
+  arguments?: Record<string, unknown> | null;
+  effective_policy_definition?: Record<string, unknown> | null;
 }
 
 interface ErrorAnswer {
   error?: string;
   reason?: string;
 }
+
+/**
+ * The largest answer read: one queue's object, with a line per consumer, is far below this for any
+ * queue a drain is meant for; anything larger is cut off while it arrives and reported.
+ */
+export const MAX_MANAGEMENT_ANSWER_BYTES = 4 * 1024 * 1024;
+const TIMEOUT_MS = 10_000;
 
 const path = (vhost: string, queue: string) =>
   `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`;
@@ -43,13 +54,22 @@ export class ManagementClient implements QueueManagement {
   private readonly http: AxiosInstance;
   private readonly baseUrl: string;
 
-  constructor(connection: RabbitConnection, timeoutMs = 10_000) {
+  private readonly timeoutMs: number;
+
+  /**
+   * `egress`: the guard of the connection Secret's namespace, through which every request goes
+   * (the management URL is the tenant's); undefined only where no policy applies (see QueueEngine).
+   */
+  constructor(connection: RabbitConnection, egress: EgressGuard | undefined, timeoutMs = TIMEOUT_MS) {
     this.baseUrl = connection.managementUrl;
-    this.http = axios.create({
+    this.timeoutMs = timeoutMs;
+    this.http = outboundClient({
       baseURL: connection.managementUrl,
       auth: { username: connection.username, password: connection.password },
       timeout: timeoutMs,
+      maxAnswerBytes: MAX_MANAGEMENT_ANSWER_BYTES,
       validateStatus: () => true,
+      ...(egress ? { egress } : {}),
     });
   }
 
@@ -75,24 +95,47 @@ export class ManagementClient implements QueueManagement {
     };
   }
 
-  /** A 200 or a 404 answer; every other outcome is a QueueFailure that says what went wrong. */
+  /** The queue's declared arguments and effective policy; undefined when the queue does not exist. */
+  async settings(vhost: string, queue: string): Promise<QueueSettings | undefined> {
+    const answer = await this.get(path(vhost, queue), vhost, queue);
+    if (answer.status === 404) return undefined;
+    const q = answer.data as QueueAnswer;
+    // An answer that is not an object of settings counts as none: RabbitMQ sends `[]` for no policy.
+    const record = (value: unknown): Record<string, unknown> =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : {};
+    return { arguments: record(q.arguments), policy: record(q.effective_policy_definition) };
+  }
+
+  /**
+   * A 200 or a 404 answer; every other outcome is a QueueFailure that says what went wrong, in our
+   * own words: the management URL is the tenant's, so an answer's `reason` is read to tell a failed
+   * login from a refused permission, never repeated.
+   */
   private async get(url: string, vhost: string, queue: string): Promise<{ status: number; data: unknown }> {
     const at = `${where(vhost, queue)} via the management API at ${this.baseUrl}`;
     let response;
     try {
       response = await this.http.get<unknown>(url);
     } catch (error) {
-      throw new QueueFailure('BrokerUnavailable', `${at}: unreachable: ${errorMessage(error)}`, {
-        cause: error,
-      });
+      const problem = transportProblem(error, this.timeoutMs);
+      throw new QueueFailure(
+        problem.kind === 'egress-refused' ? 'EgressRefused' : 'BrokerUnavailable',
+        `${at}: ${problem.kind === 'egress-refused' ? '' : 'unreachable: '}${problem.text}`,
+        { cause: error },
+      );
     }
     const { status } = response;
     if (status === 200 || status === 404) return { status, data: response.data };
-    const reason = (response.data as ErrorAnswer | undefined)?.reason ?? `HTTP ${status}`;
-    if (status === 401 && /login failed/i.test(reason))
+    const reason = (response.data as ErrorAnswer | undefined)?.reason;
+    if (status === 401 && typeof reason === 'string' && /login failed/i.test(reason))
       throw new QueueFailure('AuthenticationFailed', `${at}: the broker refused the username and password`);
     if (status === 401 || status === 403)
-      throw new QueueFailure('AccessRefused', `${at}: access refused: ${reason}`);
-    throw new QueueFailure('BrokerUnavailable', `${at}: answered ${status}: ${reason}`);
+      throw new QueueFailure(
+        'AccessRefused',
+        `${at}: access refused (HTTP ${status}): the user has no permission on vhost ${vhost} or lacks the monitoring tag`,
+      );
+    throw new QueueFailure('BrokerUnavailable', `${at}: answered HTTP ${status}`);
   }
 }

@@ -66,8 +66,26 @@ export class QueueJobs implements ActionJobs {
     this.registry.start(marker, queueJob(this.engine, this.secrets, { ...job, attempt: marker }));
   }
 
-  /** Leadership lost or shutting down: every run stops, nothing lost (they resume elsewhere). */
-  abortAll(reason: string): void {
-    this.registry.abortAll(reason);
+  abort(marker: string, reason: string): void {
+    this.registry.abort(marker, reason);
+  }
+
+  abortOwnedBy(owner: string, reason: string): void {
+    for (const [marker, by] of this.owners) if (by === owner) this.registry.abort(marker, reason);
+  }
+
+  /**
+   * Leadership lost or shutting down: every run stops, nothing lost (they resume elsewhere).
+   * Resolves once the runs have ended (a run requeues what it has not settled and closes its
+   * connections at once), or after `withinMs` at the latest.
+   */
+  async abortAll(reason: string, withinMs = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, withinMs);
+      timer.unref();
+    });
+    await Promise.race([this.registry.abortAll(reason), late]);
+    clearTimeout(timer);
   }
 }

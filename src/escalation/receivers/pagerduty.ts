@@ -101,17 +101,23 @@ export function pagerDutyEvent(notice: Notice, routingKey: string): PagerDutyEve
   };
 }
 
-/** PagerDuty's error body: `{status, message, errors[]}`. */
+/**
+ * PagerDuty's error body: `{status, message, errors[]}`, shown after the status. PagerDuty's URL is
+ * the install's (--pagerduty-url), not a tenant's, so its words may be repeated.
+ */
 function explain(answer: HttpAnswer): string {
-  try {
-    const body = JSON.parse(answer.body) as { message?: unknown; errors?: unknown };
-    const errors = Array.isArray(body.errors) ? body.errors.filter((e) => typeof e === 'string') : [];
-    const message = typeof body.message === 'string' ? body.message : '';
-    if (message || errors.length) return oneLine([message, errors.join('; ')].filter(Boolean).join(': '));
-  } catch {
-    // not JSON: show it as text
-  }
-  return oneLine(answer.body);
+  const text = (() => {
+    try {
+      const body = JSON.parse(answer.body) as { message?: unknown; errors?: unknown };
+      const errors = Array.isArray(body.errors) ? body.errors.filter((e) => typeof e === 'string') : [];
+      const message = typeof body.message === 'string' ? body.message : '';
+      if (message || errors.length) return oneLine([message, errors.join('; ')].filter(Boolean).join(': '));
+    } catch {
+      // not JSON: show it as text
+    }
+    return oneLine(answer.body);
+  })();
+  return text ? `: ${text}` : '';
 }
 
 export class PagerDutyReceiver extends HttpReceiver implements ReceiverAdapter<'pagerduty'> {
@@ -155,6 +161,7 @@ export class PagerDutyReceiver extends HttpReceiver implements ReceiverAdapter<'
       };
     return this.deliver(
       { who, receiver, peer: `PagerDuty at ${originOf(this.enqueueUrl)}`, secrets: [routingKey] },
+      // The install's URL: no tenant's egress policy governs it.
       { url: this.enqueueUrl, body },
       explain,
     );

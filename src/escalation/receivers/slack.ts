@@ -9,7 +9,7 @@ import {
   type NotificationEvent,
   type ReceiverAdapter,
 } from '../delivery.ts';
-import { HttpReceiver, originOf, urlSecrets } from '../http.ts';
+import { answerSize, HttpReceiver, originOf, urlSecrets, type HttpAnswer } from '../http.ts';
 import { attemptLine, deadlineText, targetText, truncate, type IncidentSummary } from '../summary.ts';
 
 /** Block Kit's limits (docs.slack.dev/reference/block-kit). */
@@ -208,6 +208,37 @@ export function slackMessage(notice: Notice): SlackMessage {
   };
 }
 
+/**
+ * The errors Slack's incoming webhooks answer, as plain text (docs.slack.dev, "Handling errors").
+ * The URL is the tenant's, so an answer is named only when it is exactly one of these words of
+ * Slack's: anything else an endpoint sends is reduced to its size.
+ */
+const SLACK_ERRORS = new Set([
+  'invalid_payload',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'too_many_attachments',
+  'no_text',
+  'missing_text_or_fallback_or_attachments',
+  'user_not_found',
+  'channel_not_found',
+  'channel_is_archived',
+  'action_prohibited',
+  'posting_to_general_channel_denied',
+  'no_service',
+  'no_service_id',
+  'no_team',
+  'team_disabled',
+  'invalid_token',
+  'invalid_team',
+  'rate_limited',
+]);
+
+function explain(answer: HttpAnswer): string {
+  const word = answer.body.trim();
+  return SLACK_ERRORS.has(word) ? `: ${word}` : answerSize(answer);
+}
+
 export class SlackReceiver extends HttpReceiver implements ReceiverAdapter<'slack'> {
   readonly type = 'slack';
 
@@ -224,7 +255,8 @@ export class SlackReceiver extends HttpReceiver implements ReceiverAdapter<'slac
         peer: `Slack at ${originOf(webhookUrl)}`,
         secrets: urlSecrets(webhookUrl),
       },
-      { url: webhookUrl, body: JSON.stringify(slackMessage(notice)) },
+      { url: webhookUrl, tenant: notice.summary.namespace, body: JSON.stringify(slackMessage(notice)) },
+      explain,
     );
   }
 }

@@ -88,7 +88,7 @@ export class WebhookReceiver extends HttpReceiver implements ReceiverAdapter<'we
         peer: `the webhook at ${originOf(url)}`,
         secrets: [...urlSecrets(url), signingSecret],
       },
-      { url, ...webhookRequest(notice, this.clock.now(), signingSecret) },
+      { url, tenant: notice.summary.namespace, ...webhookRequest(notice, this.clock.now(), signingSecret) },
     );
   }
 }

@@ -29,6 +29,25 @@ export function intentOf(d: Decision, attempt: Attempt): AttemptIntent {
   };
 }
 
+/** The job of an applied attempt whose action runs one is stopped once this plan is written. */
+function stopJobOf(d: Decision, attempt: Attempt, why: string): void {
+  if (attempt.appliedAt && d.actions[attempt.action]?.runsJob)
+    d.abortJob = { marker: attemptMarker(d, attempt.id), reason: why };
+}
+
+/**
+ * Ends an applied attempt whose work is a background job (a queue action) before its job did: Failed
+ * with the reason Aborted, as the job reports an abort, and the job is stopped once the status says
+ * so. The job requeues what it has not settled: every message is in the source or the parking queue.
+ */
+export function abortJobAttempt(d: Decision, index: number, why: string): void {
+  const attempt = d.attempts[index];
+  if (!attempt) return;
+  d.finishAttempt(index, 'Failed', `Aborted: aborted: ${why}`);
+  d.condition('Remediated', 'False', 'Aborted', `${attempt.id} aborted: ${why}`);
+  stopJobOf(d, attempt, why);
+}
+
 /**
  * Which action the next attempt runs: after a failed action the list goes on and its last action may
  * be repeated (up to maxAttempts); after a failed verification only an action not yet tried is taken,
@@ -178,11 +197,9 @@ export function followAttempt(d: Decision): void {
   const action = d.actions[attempt.action];
   const target = obs.target;
   if (!params || !action || !target || !remediation) {
-    d.finishAttempt(
-      index,
-      'Failed',
-      `the ${attempt.action} action is no longer part of the incident's remediation`,
-    );
+    const why = `the ${attempt.action} action is no longer part of the incident's remediation`;
+    d.finishAttempt(index, 'Failed', why);
+    stopJobOf(d, attempt, why);
     retryOrEscalate(d, 'continue');
     return;
   }
@@ -190,6 +207,7 @@ export function followAttempt(d: Decision): void {
   const workload = target.workload;
   if (!workload) {
     d.finishAttempt(index, 'Failed', `${where} disappeared during the attempt`);
+    stopJobOf(d, attempt, `${where} disappeared`);
     d.refuse('TargetNotFound', `${where} does not exist`);
     return;
   }
@@ -264,6 +282,7 @@ export function followAttempt(d: Decision): void {
     const by = claim ? `incident ${claim.incident} (${claim.attempt})` : 'a change by someone else';
     const message = `superseded: ${by} replaced ${attempt.id}'s change on ${where}`;
     d.finishAttempt(index, 'Failed', message);
+    stopJobOf(d, attempt, 'superseded');
     if (claim) follow(d, claim);
     else d.refuse('Superseded', `${message}; people are acting on it`);
     return;
@@ -317,13 +336,20 @@ function followJob(d: Decision, index: number, marker: string, params: Action, d
     retryOrEscalate(d, 'continue');
     return;
   }
+  // Paused: the job does not go on, and a new leader does not start it again. The attempt ends (its
+  // messages are in the source or the parking queue) and the next one waits for the resume.
+  if (d.obs.pause && (!job || job.state === 'running')) {
+    abortJobAttempt(d, index, `automation paused (${d.obs.pause.reason})`);
+    retryOrEscalate(d, 'continue');
+    return;
+  }
   if (!job || job.state === 'running') {
     d.job = { marker, action: params, deadline };
     if (job?.total !== undefined && job.done !== undefined && job.total > 0) {
       const tenth = (n: number, total: number) => Math.floor((10 * n) / total);
       const previous = attempt.done !== undefined && attempt.total ? tenth(attempt.done, attempt.total) : -1;
       if (attempt.total !== job.total || tenth(job.done, job.total) !== previous)
-        d.updateAttempt(index, { done: job.done, total: job.total, message: job.message.slice(0, 1024) });
+        d.updateAttempt(index, { done: job.done, total: job.total, message: job.message });
     }
     // The registry wakes the incident when the job ends; progress is looked at on the poll interval.
     d.wakeIn(d.settings.pollIntervalMs);

@@ -1,14 +1,8 @@
 // One decision in the making: the status it builds (the single source of truth for attempts while
 // deciding), the timeline entries and Events it records, the effect it plans and when to look again.
-import type {
-  Attempt,
-  ConditionType,
-  Incident,
-  IncidentStatus,
-  Phase,
-  TimelineEntry,
-} from '../../api/incident.ts';
-import { MAX_TIMELINE } from '../../api/incident.ts';
+import type { Attempt, ConditionType, Incident, Phase, TimelineEntry } from '../../api/incident.ts';
+import { IncidentStatus, MAX_TIMELINE } from '../../api/incident.ts';
+import { fitToSchema } from '../../api/trim.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { IncidentSettings } from '../settings.ts';
 import type { ActionRegistry, ApplyEffect, Observations, Plan, PlannedEvent, Remediation } from './types.ts';
@@ -19,6 +13,7 @@ export class Decision {
   effect: ApplyEffect | undefined;
   postMortemDraft = false;
   job: Plan['job'];
+  abortJob: Plan['abortJob'];
   readonly incident: Incident;
   readonly obs: Observations;
   readonly now: Date;
@@ -145,11 +140,14 @@ export class Decision {
     if (generation !== undefined) this.status.observedGeneration = generation;
     const requeueAfterMs = this.wakeups.length ? Math.min(...this.wakeups) : undefined;
     return {
-      status: this.status,
+      // The one place status text meets the CRD's limits: whatever a step copied in (a tenant's
+      // title, PromQL, note, a receiver's answer) fits, so the status write is never refused.
+      status: fitToSchema(IncidentStatus, this.status),
       events: this.events,
       ...(this.effect ? { effect: this.effect } : {}),
       ...(this.postMortemDraft ? { postMortemDraft: true } : {}),
       ...(this.job ? { job: this.job } : {}),
+      ...(this.abortJob ? { abortJob: this.abortJob } : {}),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };
   }

@@ -32,7 +32,6 @@ export interface DeliveryObservation {
 /** Retries: 2 s doubling to 1 min, for at most 20 tries (about a quarter of an hour in all). */
 export const DELIVERY_RETRY = { baseMs: 2_000, maxMs: 60_000, maxAttempts: 20 } as const;
 const MAX_ENTRIES = MAX_NOTIFICATIONS;
-const MAX_CONDITION_MESSAGE = 32_768;
 const CLOSED: readonly Phase[] = ['Resolved', 'Closed'];
 
 /** The levels that apply: the incident's own, its policy's, or the install's default for its severity. */
@@ -180,7 +179,7 @@ class Ledger {
 
 function settle(entry: LedgerEntry, result: DeliveryObservation): LedgerEntry {
   const attempts = entry.attempts + 1;
-  const base = { ...entry, attempts, message: result.message.slice(0, 1024) };
+  const base = { ...entry, attempts, message: result.message };
   delete base.nextAttemptAt;
   switch (result.outcome) {
     case 'delivered':
@@ -193,7 +192,7 @@ function settle(entry: LedgerEntry, result: DeliveryObservation): LedgerEntry {
         return {
           ...base,
           state: 'Failed',
-          message: `gave up after ${attempts} tries: ${base.message}`.slice(0, 1024),
+          message: `gave up after ${attempts} tries: ${base.message}`,
         };
       const backoff = Math.min(DELIVERY_RETRY.baseMs * 2 ** (attempts - 1), DELIVERY_RETRY.maxMs);
       const delay = Math.max(backoff, result.retryAfterMs ?? 0);
@@ -307,13 +306,7 @@ export function escalation(d: Decision): void {
       `every receiver of level ${level} failed: ${entries.map((e) => e.message ?? e.receiver).join('; ')}${then}`,
     );
   }
-  if (failed.length > 0)
-    d.condition(
-      'NotificationFailed',
-      'True',
-      'LevelFailed',
-      failed.join('; ').slice(0, MAX_CONDITION_MESSAGE),
-    );
+  if (failed.length > 0) d.condition('NotificationFailed', 'True', 'LevelFailed', failed.join('; '));
   else if (d.status.conditions?.some((c) => c.type === 'NotificationFailed'))
     d.condition(
       'NotificationFailed',

@@ -1,5 +1,6 @@
 // The incident's life around its remediation: opening, what people write on the spec
 // (acknowledgement, resolution), the end of a hold, and closing once nothing is left to do.
+import { abortJobAttempt } from './attempts.ts';
 import type { Decision } from './decision.ts';
 
 /** The first pass: the incident is opened, from when it was created. */
@@ -23,7 +24,11 @@ export function humanFields(d: Decision): void {
   }
   if (resolution && s.phase !== 'Resolved' && s.phase !== 'Closed') {
     const running = d.running();
-    if (running) d.finishAttempt(running.index, 'Failed', 'stopped: the incident was resolved by a person');
+    // A queue action's job ends with the incident: aborted, what it had not settled requeued.
+    if (running?.attempt.appliedAt && d.actions[running.attempt.action]?.runsJob)
+      abortJobAttempt(d, running.index, `resolved by ${resolution.resolvedBy}`);
+    else if (running)
+      d.finishAttempt(running.index, 'Failed', 'stopped: the incident was resolved by a person');
     d.resolve(
       'ResolvedByPerson',
       `resolved by ${resolution.resolvedBy}${resolution.note ? `: ${resolution.note}` : ''}`,

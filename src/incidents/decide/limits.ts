@@ -3,10 +3,12 @@
 // applies wins. Checks marked for the effect run again right before the effect, on the freshest view,
 // so that a limit that appeared after the intent was recorded still stops it.
 import { DISABLED_ANNOTATION } from '../../api/group.ts';
+import { MAX_ATTEMPTS } from '../../api/incident.ts';
 import type { Action } from '../../api/remediation.ts';
 import type { Refusal } from '../../actions/action.ts';
 import { describeTarget } from '../../actions/workload.ts';
 import type { Decision } from './decision.ts';
+import { policyRefusal } from './policytarget.ts';
 import type { Remediation } from './types.ts';
 
 /** `start`: before an attempt is recorded; `effect`: right before a recorded attempt acts. */
@@ -74,6 +76,16 @@ export const HARM_LIMITS: readonly HarmLimit[] = [
             message: `${describeTarget(target.ref)} is annotated ${DISABLED_ANNOTATION}=true`,
           }
         : undefined;
+    },
+  },
+  {
+    // Under a policy, the workload may have been named by an alert: only one the policy allows.
+    name: 'target-allowed',
+    stages: BOTH,
+    check: ({ d }) => {
+      const target = d.obs.target;
+      const labels = target?.workload?.object.metadata?.labels ?? {};
+      return d.obs.policy && target ? policyRefusal(d.obs.policy, target.ref, labels) : undefined;
     },
   },
   {
@@ -153,6 +165,19 @@ export const HARM_LIMITS: readonly HarmLimit[] = [
           }
         : undefined;
     },
+  },
+  {
+    // Refused attempts count against no guard, yet the status holds only so many: an incident that
+    // has recorded them all is for people (dropping old attempts would reuse their ids).
+    name: 'attempt-record',
+    stages: START,
+    check: ({ d }) =>
+      d.attempts.length >= MAX_ATTEMPTS
+        ? {
+            reason: 'AttemptRecordFull',
+            message: `${d.attempts.length} attempts recorded, as many as the status holds`,
+          }
+        : undefined,
   },
 ];
 

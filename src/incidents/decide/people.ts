@@ -1,6 +1,6 @@
 // What the playbook asks of people, computed from the incident: the checklist, the status page's
 // 15-minute rule, the context on-call checks first, and the post-mortem when it is due.
-import type { ChecklistItem, Phase } from '../../api/incident.ts';
+import { MAX_CONTEXT_FACTS, type ChecklistItem, type Phase } from '../../api/incident.ts';
 import type { Decision } from './decision.ts';
 import { remindUpdateDue } from './escalation.ts';
 
@@ -61,10 +61,7 @@ export function checklist(d: Decision): void {
               : `due ${postMortem.dueAt ?? ''}: kubectl incident postmortem --url`,
     },
   ];
-  s.checklist = items.map((item) => ({
-    ...item,
-    ...(item.detail ? { detail: item.detail.slice(0, 256) } : {}),
-  }));
+  s.checklist = items;
 }
 
 /**
@@ -102,10 +99,14 @@ export function statusPageRule(d: Decision): void {
   }
 }
 
-/** What on-call checks first, recorded once when the incident opens (from the observation). */
+/**
+ * What on-call checks first, from the observation: the reconciler gives it when the incident opens,
+ * and once more when the health check at open answers (that check never holds the first write up).
+ */
 export function context(d: Decision): void {
-  if (d.status.context || !d.obs.context) return;
-  d.status.context = d.obs.context;
+  if (!d.obs.context) return;
+  // The first facts are what on-call checks first; an empty one would not fit the schema.
+  d.status.context = d.obs.context.filter((fact) => fact.length > 0).slice(0, MAX_CONTEXT_FACTS);
 }
 
 /** The post-mortem: its draft once one is required, and overdue once its due time passes. */

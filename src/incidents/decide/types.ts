@@ -89,6 +89,11 @@ export interface Plan {
   postMortemDraft?: boolean;
   /** Start the running attempt's background job (idempotent per marker), after the status is written. */
   job?: { marker: string; action: Action; deadline: Date };
+  /**
+   * Stop the job of an attempt this plan ended before its job did (the pause, a person's resolution),
+   * after the status is written; its messages stay in the source or the parking queue.
+   */
+  abortJob?: { marker: string; reason: string };
   events: PlannedEvent[];
   /** Look again after this long (a deadline, a running check); undefined: only on change. */
   requeueAfterMs?: number;

@@ -4,7 +4,7 @@
 // (startedAt, passingSince), never as elapsed counters, so the status changes only when the state
 // does: a hold of fifteen minutes costs no more writes than one of thirty seconds.
 import { formatDuration, parseDuration } from '../../api/durations.ts';
-import type { Verification } from '../../api/remediation.ts';
+import { checkIntervalMs, type Verification } from '../../api/remediation.ts';
 import type { Decision } from './decision.ts';
 
 type Outcome = { state: 'passed' | 'pending' | 'failed'; message: string };
@@ -79,7 +79,7 @@ function evaluate(d: Decision, v: Verification): Outcome {
   d.wakeAt(deadline);
   // Prometheus and health endpoints have no watch: look again at their intervals.
   if (v.promQL) d.wakeIn(d.settings.pollIntervalMs);
-  if (v.http) d.wakeIn(parseDuration(v.http.interval));
+  if (v.http) d.wakeIn(checkIntervalMs(v.http));
   return { state: 'pending', message: pending.join('; ') };
 }
 
