@@ -10,7 +10,13 @@ import { eventually } from '../../hack/localenv/wait.ts';
 import { LocalEnv } from '../../hack/localenv/env.ts';
 import { QueueEngine } from '../../src/actions/queue/engine.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
-import { queueNames, RabbitTestClient, variedMessages, type Outgoing } from '../../test/support/rabbit.ts';
+import {
+  LOCAL_BROKER_EGRESS,
+  queueNames,
+  RabbitTestClient,
+  variedMessages,
+  type Outgoing,
+} from '../../test/support/rabbit.ts';
 
 export interface BenchContext {
   smoke: boolean;
@@ -36,7 +42,7 @@ async function engineRound(rabbit: RabbitTestClient, backlog: Outgoing[]): Promi
   const count = backlog.length;
   const q = queueNames('bench', 'src', 'parked');
   await rabbit.publish(q.src, backlog);
-  const engine = new QueueEngine({ clock: systemClock });
+  const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
   const spec = {
     vhost: '/',
     queue: q.src,

@@ -87,9 +87,6 @@ function asExpected(value: unknown): string {
 export interface HttpAnswer {
   status: number;
   body: string;
-  /** Bytes read (the body's size on the wire, after decompression). */
-  bytes: number;
-  elapsedMs: number;
 }
 
 /**
@@ -112,15 +109,17 @@ export function seeItYourself(url: string): string {
 
 /**
  * Whether an answer satisfies the check (pure). Nothing of the body reaches the message: only the
- * status, the size, the time and which comparison failed; the endpoint is the tenant's to choose,
- * so what it answers is never repeated into status, Events or logs.
+ * status and which comparison failed; the endpoint is the tenant's to choose, so what it answers is
+ * never repeated into status, Events or logs. Neither the size nor the time is shown either: they
+ * change from one check to the next, and the message is the verification's status, which changes
+ * only when something meaningful does.
  */
 export function evaluateHttpResponse(
   check: Pick<HttpCheck, 'expectedStatus' | 'jsonPath' | 'expectedValue'>,
   url: string,
   answer: HttpAnswer,
 ): HttpObservation {
-  const answered = `GET ${shownUrl(url)} answered ${answer.status} (${answer.bytes} bytes, ${answer.elapsedMs} ms)`;
+  const answered = `GET ${shownUrl(url)} answered ${answer.status}`;
   const failed = (reason: HttpFailureReason, why: string): HttpObservation => ({
     passed: false,
     reason,
@@ -173,12 +172,10 @@ export class HttpHealthChecker {
   private readonly http: AxiosInstance;
   private readonly resolve: ServiceResolver;
   private readonly egress: EgressPolicy;
-  private readonly clock: () => number;
 
-  constructor(options: { egress: EgressPolicy; resolveService?: ServiceResolver; now?: () => number }) {
+  constructor(options: { egress: EgressPolicy; resolveService?: ServiceResolver }) {
     this.egress = options.egress;
     this.resolve = options.resolveService ?? clusterServiceUrl;
-    this.clock = options.now ?? performance.now.bind(performance);
     this.http = outboundClient({
       maxAnswerBytes: MAX_CHECK_ANSWER_BYTES,
       // Judged as it is: a redirect is an unexpected status (the factory never follows one).
@@ -204,18 +201,14 @@ export class HttpHealthChecker {
     if (refused)
       return { passed: false, reason: 'EgressRefused', message: `GET ${shownUrl(url)}: refused: ${refused}` };
     const timeout = AbortSignal.timeout(timeoutMs);
-    const started = this.clock();
     try {
       const response = await this.http.get<string>(url, {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         ...guardedRequest(this.egress.forNamespace(namespace)),
       });
-      const body = typeof response.data === 'string' ? response.data : '';
       return evaluateHttpResponse(check, url, {
         status: response.status,
-        body,
-        bytes: Buffer.byteLength(body),
-        elapsedMs: Math.round(this.clock() - started),
+        body: typeof response.data === 'string' ? response.data : '',
       });
     } catch (error) {
       return unanswered(url, timeoutMs, error);

@@ -12,7 +12,13 @@ import type { Action } from '../../src/api/remediation.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createTestNamespace, kubeConfigFor } from '../support/kube.ts';
-import { idOf, queueNames, RabbitTestClient, variedMessages } from '../support/rabbit.ts';
+import {
+  idOf,
+  queueNames,
+  RabbitTestClient,
+  variedMessages,
+  LOCAL_BROKER_EGRESS,
+} from '../support/rabbit.ts';
 import { started, testEnv } from '../support/tiers.ts';
 
 // The drain engine against the real RabbitMQ of the e2e tier: what lands where, with which
@@ -65,7 +71,7 @@ describe('move', () => {
     await rabbit.publish(q.src, messages);
     await rabbit.publish(q.reference, messages);
     const metrics = new Metrics({ processMetrics: false });
-    const engine = new QueueEngine({ clock: systemClock, metrics });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock, metrics });
     const progress: QueueProgress[] = [];
     const spec = {
       vhost: '/',
@@ -110,7 +116,7 @@ describe('move', () => {
   it('declares the parking queue durable, and does nothing at or below the threshold', async () => {
     const q = names('src', 'parked');
     await rabbit.publish(q.src, variedMessages(50));
-    const engine = new QueueEngine({ clock: systemClock });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
     const spec = {
       vhost: '/',
       queue: q.src,
@@ -140,7 +146,11 @@ describe('move', () => {
   it('is bounded by the depth measured at its start while producers keep publishing', async () => {
     const q = names('src', 'parked');
     await rabbit.publish(q.src, variedMessages(3000, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock, options: { prefetch: 50 } });
+    const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
+      clock: systemClock,
+      options: { prefetch: 50 },
+    });
     const spec = {
       vhost: '/',
       queue: q.src,
@@ -177,6 +187,7 @@ describe('a move that loses its broker', () => {
     await rabbit.publish(q.src, variedMessages(count, { persistentOnly: true }));
     // A small prefetch keeps the move slow enough to be cut in its middle.
     const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
       clock: systemClock,
       // Two publishing channels: the at-least-once bookkeeping must hold when confirms come from both.
       options: {
@@ -235,6 +246,7 @@ describe('a move that loses its broker', () => {
     const count = 20_000;
     await rabbit.publish(q.src, variedMessages(count, { persistentOnly: true }));
     const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
       clock: systemClock,
       options: { prefetch: 20, reconnect: { attempts: 10, initialDelayMs: 500, maxDelayMs: 5000 } },
     });
@@ -275,7 +287,11 @@ describe('a move that loses its broker', () => {
   it('stops at once when aborted (a lost lease): nothing lost, the failure says so', async () => {
     const q = names('src', 'parked');
     await rabbit.publish(q.src, variedMessages(5000, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock, options: { prefetch: 20 } });
+    const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
+      clock: systemClock,
+      options: { prefetch: 20 },
+    });
     const controller = new AbortController();
     let latest: QueueProgress | undefined;
     const spec = {
@@ -304,7 +320,11 @@ describe('a move that loses its broker', () => {
   it('fails with DestinationUnroutable when the parking queue vanishes, and sends the rest back', async () => {
     const q = names('src', 'parked');
     await rabbit.publish(q.src, variedMessages(5000, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock, options: { prefetch: 20 } });
+    const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
+      clock: systemClock,
+      options: { prefetch: 20 },
+    });
     let latest: QueueProgress | undefined;
     const spec = {
       vhost: '/',
@@ -332,7 +352,7 @@ describe('replay', () => {
     await rabbit.publish(q.orders, orders);
     await rabbit.publish(q.reference, orders);
     await rabbit.publish(q.payments, variedMessages(300, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
     const move = (queue: string) =>
       engine.move(
         rabbit.connection(),
@@ -392,7 +412,7 @@ describe('purge', () => {
     const q = names('src');
     await rabbit.publish(q.src, variedMessages(1234, { persistentOnly: true }));
     const metrics = new Metrics({ processMetrics: false });
-    const engine = new QueueEngine({ clock: systemClock, metrics });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock, metrics });
     const depth = await rabbit.depth(q.src);
     const skipped = await engine.purge(
       rabbit.connection(),
@@ -422,7 +442,11 @@ describe('waitForConsumers', () => {
   it('succeeds once consumers bring the backlog under the threshold, and times out without them', async () => {
     const q = names('src');
     await rabbit.publish(q.src, variedMessages(600, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock, options: { pollIntervalMs: 500 } });
+    const engine = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
+      clock: systemClock,
+      options: { pollIntervalMs: 500 },
+    });
     const spec = { vhost: '/', queue: q.src, threshold: 100, deadline: new Date(Date.now() + 4000) };
     await eventually(
       'the management API to count the backlog',
@@ -461,7 +485,7 @@ describe('waitForConsumers', () => {
 });
 
 describe('clear failures', () => {
-  const engine = new QueueEngine({ clock: systemClock });
+  const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
   const move = (queue: string, overrides = {}, vhost = '/') =>
     engine.move(
       rabbit.connection(overrides),
@@ -501,6 +525,7 @@ describe('clear failures', () => {
 
   it('reports an unreachable broker after its retries', async () => {
     const quick = new QueueEngine({
+      egress: LOCAL_BROKER_EGRESS,
       clock: systemClock,
       options: { reconnect: { attempts: 2, initialDelayMs: 50, maxDelayMs: 50 } },
     });
@@ -540,7 +565,7 @@ describe('as a background job of the leader', () => {
   it('runs one move per attempt id from the connection Secret, with progress and a result', async () => {
     const q = names('src', 'parked');
     await rabbit.publish(q.src, variedMessages(3000, { persistentOnly: true }));
-    const engine = new QueueEngine({ clock: systemClock });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
     const settled: string[] = [];
     const jobs = new JobRegistry<QueueProgress, QueueResult>({
       clock: systemClock,
@@ -574,7 +599,7 @@ describe('as a background job of the leader', () => {
   });
 
   it('fails with a reason that names the Secret when it is missing or incomplete', async () => {
-    const engine = new QueueEngine({ clock: systemClock });
+    const engine = new QueueEngine({ egress: LOCAL_BROKER_EGRESS, clock: systemClock });
     const jobs = new JobRegistry<QueueProgress, QueueResult>({ clock: systemClock });
     const action = (secret: string): Action => ({
       type: 'queueReplay',

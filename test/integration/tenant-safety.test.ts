@@ -135,9 +135,9 @@ describe('a namespace editor cannot turn the operator against the cluster', () =
   });
 
   afterAll(async () => {
-    await healthWatch?.stop();
-    await operator?.stop();
-    await metadata?.close();
+    await healthWatch.stop();
+    await operator.stop();
+    await metadata.close();
   });
 
   it('1. makes the operator fetch a metadata endpoint: refused, nothing reaches it, the canary comes back nowhere', async () => {
@@ -302,7 +302,7 @@ describe('a namespace editor cannot turn the operator against the cluster', () =
         title: 'y'.repeat(200),
         target: { kind: 'Deployment', name: 'long-message' },
         actions: [{ type: 'rolloutRestart' }],
-        verification: { promQL, holdFor: '1s', timeout: '15s' },
+        verification: { promQL, holdFor: '1s', timeout: '5s' },
       }),
     );
     const escalated = await incidents.waitForPhase('long-message', 'Escalated', 90_000);

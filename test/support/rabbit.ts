@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type Message, type Options } from 'amqplib';
 import axios from 'axios';
+import { EgressPolicy } from '../../src/base/egress.ts';
 import type { RabbitMqInfo } from '../../hack/localenv/services.ts';
 import type { RabbitConnection } from '../../src/actions/queue/connection.ts';
 
@@ -16,6 +17,9 @@ export interface Outgoing {
 }
 
 /** The `i` each generated message carries in its body, to match copies of the same message. */
+/** The egress policy of an install whose broker runs on loopback, as the tests' broker does. */
+export const LOCAL_BROKER_EGRESS = new EgressPolicy({ allow: [], lifted: ['loopback'], selfAddresses: [] });
+
 export function idOf(message: Message): number {
   return (JSON.parse(message.content.toString()) as { i: number }).i;
 }

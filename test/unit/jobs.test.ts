@@ -3,6 +3,7 @@ import type { Action } from '../../src/api/remediation.ts';
 import { JobRegistry, type JobRun } from '../../src/actions/jobs.ts';
 import type { RabbitConnection } from '../../src/actions/queue/connection.ts';
 import { QueueEngine, type MoveSpec, type QueueResult } from '../../src/actions/queue/engine.ts';
+import { LOCAL_BROKER_EGRESS } from '../support/rabbit.ts';
 import { QueueFailure } from '../../src/actions/queue/failure.ts';
 import { QueueJobs } from '../../src/actions/queue/runner.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
@@ -220,7 +221,7 @@ describe('QueueJobs', () => {
 
   function queueJobs() {
     const clock = new ManualClock();
-    const engine = new EndlessEngine({ clock });
+    const engine = new EndlessEngine({ clock, egress: LOCAL_BROKER_EGRESS });
     const woken: string[] = [];
     const jobs = new QueueJobs({
       engine,

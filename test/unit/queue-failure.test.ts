@@ -60,6 +60,9 @@ describe('amqplib errors as queue failures', () => {
     expect(failure.reason).toBe(reason);
     expect(failure.retryable).toBe(retryable);
     expect(failure.message).toMatch(/^queue x in vhost \/: /);
+    // The broker's own words are never repeated: the message is ours.
+    const brokerText = /with message "(.*)"/.exec(error.message)?.[1];
+    if (brokerText) expect(failure.message).not.toContain(brokerText.slice(brokerText.indexOf(' - ') + 3));
     expect(failure.cause).toBe(error);
   });
 

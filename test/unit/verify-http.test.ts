@@ -26,22 +26,11 @@ const withField = (jsonPath: string, expectedValue: string) => check({ jsonPath,
 const GET = 'GET http://api.shop.svc:8080/api/v1/health';
 const LOOK =
   'to see the answer: kubectl -n shop port-forward svc/api 8080, then curl http://localhost:8080/api/v1/health';
-const answer = (status: number, body: string) => ({
-  status,
-  body,
-  bytes: Buffer.byteLength(body),
-  elapsedMs: 14,
-});
+const answer = (status: number, body: string) => ({ status, body });
 
 describe('evaluating an answer', () => {
   it.each<[string, HttpCheck, number, string, HttpObservation]>([
-    [
-      'the expected status',
-      check(),
-      200,
-      'ok',
-      { passed: true, message: `${GET} answered 200 (2 bytes, 14 ms)` },
-    ],
+    ['the expected status', check(), 200, 'ok', { passed: true, message: `${GET} answered 200` }],
     [
       'another status',
       check(),
@@ -50,7 +39,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'UnexpectedStatus',
-        message: `${GET} answered 503 (24 bytes, 14 ms); expected status 200 (${LOOK})`,
+        message: `${GET} answered 503; expected status 200 (${LOOK})`,
       },
     ],
     [
@@ -58,7 +47,7 @@ describe('evaluating an answer', () => {
       check({ expectedStatus: 204 }),
       204,
       '',
-      { passed: true, message: `${GET} answered 204 (0 bytes, 14 ms)` },
+      { passed: true, message: `${GET} answered 204` },
     ],
     [
       'the field as expected',
@@ -67,7 +56,7 @@ describe('evaluating an answer', () => {
       '{"status":"ok"}',
       {
         passed: true,
-        message: `${GET} answered 200 (15 bytes, 14 ms); field status equals the expected value`,
+        message: `${GET} answered 200; field status equals the expected value`,
       },
     ],
     [
@@ -78,7 +67,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMismatch',
-        message: `${GET} answered 200 (35 bytes, 14 ms); field checks.db.status did not equal the expected value (${LOOK})`,
+        message: `${GET} answered 200; field checks.db.status did not equal the expected value (${LOOK})`,
       },
     ],
     [
@@ -88,7 +77,7 @@ describe('evaluating an answer', () => {
       '{"checks":[{"healthy":false},{"healthy":true}]}',
       {
         passed: true,
-        message: `${GET} answered 200 (47 bytes, 14 ms); field checks[1].healthy equals the expected value`,
+        message: `${GET} answered 200; field checks[1].healthy equals the expected value`,
       },
     ],
     [
@@ -99,7 +88,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMismatch',
-        message: `${GET} answered 200 (12 bytes, 14 ms); field code did not equal the expected value (${LOOK})`,
+        message: `${GET} answered 200; field code did not equal the expected value (${LOOK})`,
       },
     ],
     [
@@ -110,7 +99,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'FieldMissing',
-        message: `${GET} answered 200 (14 bytes, 14 ms); the body has no field status (${LOOK})`,
+        message: `${GET} answered 200; the body has no field status (${LOOK})`,
       },
     ],
     [
@@ -121,7 +110,7 @@ describe('evaluating an answer', () => {
       {
         passed: false,
         reason: 'NotJson',
-        message: `${GET} answered 200 (15 bytes, 14 ms); the body is not JSON, so field status could not be compared (${LOOK})`,
+        message: `${GET} answered 200; the body is not JSON, so field status could not be compared (${LOOK})`,
       },
     ],
   ])('%s', (_what, c, status, body, expected) => {

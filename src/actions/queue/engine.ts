@@ -107,10 +107,9 @@ export interface EngineDeps {
   options?: Partial<EngineOptions>;
   /**
    * The egress policy every broker URL (the tenant's) goes through, per the connection Secret's
-   * namespace. The operator always gives it; without one (benchmarks and tests against a local
-   * broker), connections are not checked.
+   * namespace. Tests against a local broker give one that allows loopback, as an install would.
    */
-  egress?: EgressPolicy;
+  egress: EgressPolicy;
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -122,7 +121,7 @@ export class QueueEngine {
   private readonly metrics: Metrics | undefined;
   private readonly logger: Logger;
   private readonly options: EngineOptions;
-  private readonly egress: EgressPolicy | undefined;
+  private readonly egress: EgressPolicy;
 
   constructor(deps: EngineDeps) {
     this.clock = deps.clock;
@@ -132,8 +131,8 @@ export class QueueEngine {
     this.egress = deps.egress;
   }
 
-  private guard(connection: RabbitConnection): EgressGuard | undefined {
-    return this.egress?.forNamespace(connection.namespace);
+  private guard(connection: RabbitConnection): EgressGuard {
+    return this.egress.forNamespace(connection.namespace);
   }
 
   /** The backlog as the management API reports it (the figures alerts and thresholds use). */

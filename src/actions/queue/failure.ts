@@ -88,16 +88,54 @@ export function classifyAmqpError(error: unknown, context: string): QueueFailure
   if (error instanceof QueueFailure) return error;
   const refused = egressRefusal(error);
   if (refused) return new QueueFailure('EgressRefused', `${context}: ${refused.message}`, { cause: error });
-  const message = error instanceof Error ? error.message : String(error);
+  // The broker is the tenant's to choose: its words (the close text, the server's message) are read
+  // to classify the failure, never repeated; the message says it in ours, with the AMQP reply code.
+  const text = error instanceof Error ? error.message : String(error);
   const code = errorCode(error);
   const fail = (reason: QueueFailureReason, what: string) =>
     new QueueFailure(reason, `${context}: ${what}`, { cause: error });
-  if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return fail('BrokerUnavailable', message);
-  if (/ACCESS.REFUSED/.test(message) && /Login was refused/i.test(message))
+  if (typeof code === 'string' && SOCKET_ERRORS.has(code))
+    return fail('BrokerUnavailable', `no connection to the broker (${code})`);
+  const reply = amqpReply(code, text);
+  if (/ACCESS.REFUSED/.test(text) && /Login was refused/i.test(text))
     return fail('AuthenticationFailed', 'the broker refused the username and password');
-  if (/ACCESS.REFUSED/.test(message)) return fail('AccessRefused', message);
-  if (code === 404 || /NOT.FOUND/.test(message)) return fail('QueueNotFound', message);
-  if (/CONNECTION.FORCED|Connection closed|Socket closed|Unexpected close|heartbeat/i.test(message))
-    return fail('BrokerUnavailable', message);
-  return fail('ChannelClosed', message);
+  if (/ACCESS.REFUSED/.test(text))
+    return fail(
+      'AccessRefused',
+      `the broker refused access (${reply}): check the user's permissions on the vhost`,
+    );
+  if (code === 404 || /NOT.FOUND/.test(text))
+    return fail('QueueNotFound', `the broker answered ${reply}: the queue or the vhost does not exist`);
+  if (/CONNECTION.FORCED|Connection closed|Socket closed|Unexpected close|heartbeat/i.test(text))
+    return fail('BrokerUnavailable', `the broker closed the connection (${reply})`);
+  return fail('ChannelClosed', `the broker closed the channel (${reply})`);
+}
+
+/** AMQP 0-9-1's reply codes (the spec's constants), by number: the only part of a close that is shown. */
+const AMQP_REPLIES: Readonly<Record<number, string>> = {
+  311: 'CONTENT_TOO_LARGE',
+  312: 'NO_ROUTE',
+  313: 'NO_CONSUMERS',
+  320: 'CONNECTION_FORCED',
+  402: 'INVALID_PATH',
+  403: 'ACCESS_REFUSED',
+  404: 'NOT_FOUND',
+  405: 'RESOURCE_LOCKED',
+  406: 'PRECONDITION_FAILED',
+  501: 'FRAME_ERROR',
+  502: 'SYNTAX_ERROR',
+  503: 'COMMAND_INVALID',
+  504: 'CHANNEL_ERROR',
+  505: 'UNEXPECTED_FRAME',
+  506: 'RESOURCE_ERROR',
+  530: 'NOT_ALLOWED',
+  540: 'NOT_IMPLEMENTED',
+  541: 'INTERNAL_ERROR',
+};
+
+/** `404 NOT_FOUND`: the reply code of the error, or of amqplib's "NNN (NAME)" text, in the spec's words. */
+function amqpReply(code: unknown, text: string): string {
+  const number = typeof code === 'number' ? code : Number(/\b([0-9]{3}) \(/.exec(text)?.[1]);
+  const name = AMQP_REPLIES[number];
+  return name ? `${number} ${name}` : 'no AMQP reply code';
 }
