@@ -17,7 +17,7 @@ import { DEFAULT_SEVERITY_MAPPING, type RemediationPolicy } from '../api/policy.
 import type { IncidentPublic, PolicyPublic } from '../api/public.ts';
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { IncidentCache } from '../incidents/cache.ts';
-import { selectPolicy, severityFor, targetFor } from '../policies/matching.ts';
+import { MatchBudgetExhausted, selectPolicy, severityFor, targetFor } from '../policies/matching.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { errorMessage, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -135,18 +135,38 @@ export class AlertIntake {
       .sort((a, b) => episodeOf(a) - episodeOf(b));
   }
 
+  /** The policy the alert falls under, or `exhausted` when its namespace's regexes cost too much. */
+  private select(
+    policies: readonly RemediationPolicy[],
+    alert: ReceivedAlert,
+  ): RemediationPolicy | 'exhausted' | undefined {
+    try {
+      return selectPolicy(policies, alert);
+    } catch (error) {
+      if (!(error instanceof MatchBudgetExhausted)) throw error;
+      this.options.logger.warn(
+        { namespace: alert.labels.namespace, alertname: alert.labels.alertname, stoppedAt: error.message },
+        "matching an alert against its namespace's policies stopped at the budget",
+      );
+      return 'exhausted';
+    }
+  }
+
   private async firing(alert: ReceivedAlert, source: AlertSource): Promise<IntakeOutcome> {
     const { policies, metrics } = this.options;
     const alertname = alert.labels.alertname ?? '';
     const base = { alertname, fingerprint: alert.fingerprint };
     const namespace = alert.labels.namespace;
-    const policy = namespace ? selectPolicy(policies.list(namespace), alert) : undefined;
+    const selection = namespace ? this.select(policies.list(namespace), alert) : undefined;
+    const policy = typeof selection === 'object' ? selection : undefined;
     if (!namespace || !policy) {
       metrics.alertsUnmatched.inc({ alertname });
       const where = this.options.unmatchedNamespace;
-      const note = namespace
-        ? `no RemediationPolicy in namespace ${namespace} matches`
-        : 'the alert has no namespace label';
+      const note = !namespace
+        ? 'the alert has no namespace label'
+        : selection === 'exhausted'
+          ? `matching stopped: the regular expressions of the RemediationPolicies in namespace ${namespace} cost more than one alert may (simplify their patterns)`
+          : `no RemediationPolicy in namespace ${namespace} matches`;
       if (!where) return { ...base, result: 'unmatched', note };
       const known = await this.known(alert, where);
       if (known) return known;

@@ -34,11 +34,19 @@ export interface Notice {
 }
 
 /**
+ * The longest delay a receiver's Retry-After is honoured for; it asks for longer and is tried again
+ * after this. Our own backoff stops at a minute (DELIVERY_RETRY); a receiver may know better than
+ * that, but a page held back for more than an hour has missed its point, and a remote answer must
+ * not push a ledger entry past what a Date can hold.
+ */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/**
  * What came of one delivery try. Adapters never throw for an answer or a network failure; they
  * classify it, so the ledger knows what to do next.
  * - delivered: the receiver accepted it.
  * - retry: it may work later (429, 408, 5xx, network errors, timeouts); `retryAfterMs` is the
- *   receiver's own minimum delay (Retry-After), when it gave one.
+ *   receiver's own minimum delay (Retry-After), when it gave one, at most MAX_RETRY_AFTER_MS.
  * - failed: retrying cannot help (400, 401, 403, 404, 410, a missing Secret or key, a malformed
  *   credential); people must fix something.
  * - skipped: this receiver type has no such event (PagerDuty has no update); nothing was sent.

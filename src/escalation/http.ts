@@ -7,7 +7,7 @@ import type { AxiosInstance } from 'axios';
 import type { EgressPolicy } from '../base/egress.ts';
 import { guardedRequest, outboundClient, transportProblem } from '../base/outbound.ts';
 import type { Clock } from '../runtime/clock.ts';
-import type { DeliveryResult } from './delivery.ts';
+import { MAX_RETRY_AFTER_MS, type DeliveryResult } from './delivery.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -96,18 +96,19 @@ export class HttpPoster {
 }
 
 /**
- * Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent
- * or unreadable.
+ * Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3), at most
+ * MAX_RETRY_AFTER_MS (the receiver is the tenant's: any number of digits may come); undefined when
+ * absent or unreadable.
  */
 export function retryAfterMs(value: string | undefined, now: Date): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
-  if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
+  if (/^[0-9]+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
   // An HTTP date names its weekday and month; Date.parse alone would read "-5" as a year.
   if (!/[a-z]{3}/i.test(text)) return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now.getTime());
+  return Math.min(Math.max(0, at - now.getTime()), MAX_RETRY_AFTER_MS);
 }
 
 /** 408, 429 and 5xx may succeed later; everything else that is not 2xx will not. */

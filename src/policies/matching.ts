@@ -11,7 +11,27 @@ type Labels = Record<string, string>;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const MAX_OBJECT_NAME = 253;
 
-export function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
+/**
+ * The RE2 work (AnchoredRegex.cost steps) one alert may cost across the policies of its namespace:
+ * about a tenth of a second at worst. One pattern costs at most about 2 million steps on a label value
+ * (src/base/regex.ts), but a namespace may hold many policies of 16 matchers each, and every alert of
+ * the namespace is matched against all of them on the intake path.
+ */
+export const ALERT_MATCH_BUDGET = 4_000_000;
+
+/** What is left of an alert's matching budget; the matchers spend it. */
+export interface MatchBudget {
+  steps: number;
+}
+
+/** Matching an alert stopped: its namespace's regexes cost more than one alert may. */
+export class MatchBudgetExhausted extends Error {}
+
+export function matcherHolds(
+  matcher: LabelMatcher,
+  labels: Labels,
+  budget: MatchBudget = { steps: Infinity },
+): boolean {
   // As in Alertmanager, an absent label has the empty value: `foo!=""` means foo is present.
   const value = labels[matcher.name] ?? '';
   switch (matcher.operator) {
@@ -24,16 +44,26 @@ export function matcherHolds(matcher: LabelMatcher, labels: Labels): boolean {
       const re = compileAnchored(matcher.value);
       // An invalid pattern matches nothing, negated or not: a broken policy must not act on alerts.
       if (!(re instanceof AnchoredRegex)) return false;
+      const cost = re.cost(value);
+      if (cost > budget.steps)
+        throw new MatchBudgetExhausted(
+          `matching ${matcher.name} ${matcher.operator} ${JSON.stringify(matcher.value)}`,
+        );
+      budget.steps -= cost;
       return re.matches(value) === (matcher.operator === '=~');
     }
   }
 }
 
 /** Whether the alert is the policy's alertname and every label matcher holds. */
-export function matchesPolicy(policy: RemediationPolicy, alert: { labels: Labels }): boolean {
+export function matchesPolicy(
+  policy: RemediationPolicy,
+  alert: { labels: Labels },
+  budget: MatchBudget = { steps: Infinity },
+): boolean {
   const { match } = policy.spec;
   if (alert.labels.alertname !== match.alertName) return false;
-  return (match.labels ?? []).every((m) => matcherHolds(m, alert.labels));
+  return (match.labels ?? []).every((m) => matcherHolds(m, alert.labels, budget));
 }
 
 /** The policy's regex matchers that do not compile, as `<path>: <reason>`, for the caller to report. */
@@ -114,14 +144,20 @@ export function winsOver(a: RemediationPolicy, b: RemediationPolicy): boolean {
   return order < 0;
 }
 
-/** The policy an alert falls under: of those that match, the one that wins over all others. */
+/**
+ * The policy an alert falls under: of those that match, the one that wins over all others. Throws
+ * MatchBudgetExhausted when the policies' regexes would cost more than ALERT_MATCH_BUDGET: the alert
+ * then falls under none, and the caller says why, rather than holding the intake for as long as the
+ * namespace's patterns take.
+ */
 export function selectPolicy(
   policies: readonly RemediationPolicy[],
   alert: { labels: Labels },
 ): RemediationPolicy | undefined {
+  const budget = { steps: ALERT_MATCH_BUDGET };
   let best: RemediationPolicy | undefined;
   for (const policy of policies) {
-    if (matchesPolicy(policy, alert) && (!best || winsOver(policy, best))) best = policy;
+    if (matchesPolicy(policy, alert, budget) && (!best || winsOver(policy, best))) best = policy;
   }
   return best;
 }

@@ -238,6 +238,9 @@ beforeAll(async () => {
   });
   page = await browser.newPage();
   await page.setViewport({ width: 1000, height: 900 });
+  // The page carries an ETag and answers 304 to a browser that holds its current copy (the unit
+  // tests prove that); every read here must see the page as the server renders it now.
+  await page.setCacheEnabled(false);
 });
 
 afterAll(async () => {

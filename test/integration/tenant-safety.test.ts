@@ -162,6 +162,7 @@ describe('a namespace editor cannot turn the operator against the cluster', () =
     await applyAsTenant(
       incident('ssrf-check', {
         target: { kind: 'Deployment', name: 'does-not-exist' },
+        actions: [{ type: 'rolloutRestart' }],
         dryRun: true,
         verification: {
           http: {

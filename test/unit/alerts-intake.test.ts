@@ -1138,6 +1138,40 @@ describe('AlertIntake: unmatched alerts', () => {
     expect(await unmatchedCount(metrics)).toBe(1);
   });
 
+  it('a namespace whose regexes cost more than one alert may: unmatched, and the note says why', async () => {
+    // 40 policies of 16 matchers, each about 1,800 RE2 instructions run over a 1,000-character value:
+    // about a billion steps in all, past ALERT_MATCH_BUDGET long before the last.
+    const costly = Array.from({ length: 40 }, (_, p) => ({
+      ...checkoutPolicy({
+        match: {
+          alertName: 'CheckoutErrors',
+          labels: Array.from({ length: 16 }, (_, m) => ({
+            name: 'pod',
+            operator: '!~' as const,
+            value: `[ab]*a[ab]{${600 + m}}x${p}`,
+          })),
+        },
+      }),
+      metadata: { name: `costly-${p}`, namespace: NAMESPACE },
+    }));
+    const { intake, store, metrics } = setup({ policies: costly });
+    const started = performance.now();
+
+    const outcomes = await intake.ingest([firing({ labels: { pod: 'ab'.repeat(500) } })], 'alertmanager');
+
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(outcomes).toStrictEqual([
+      {
+        alertname: 'CheckoutErrors',
+        fingerprint: FP,
+        result: 'unmatched',
+        note: `matching stopped: the regular expressions of the RemediationPolicies in namespace ${NAMESPACE} cost more than one alert may (simplify their patterns)`,
+      },
+    ]);
+    expect(store.calls).toStrictEqual([]);
+    expect(await unmatchedCount(metrics)).toBe(1);
+  });
+
   it('every unmatched firing counts, per alertname', async () => {
     const { intake, metrics } = setup({ policies: [] });
     await intake.ingest(

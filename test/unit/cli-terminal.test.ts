@@ -30,6 +30,12 @@ describe('forTerminal', () => {
     ['a lone ESC and BEL', 'a\u001b\u0007b', 'ab'],
     ['tabs, as spaces', 'a\tb', 'a b'],
     ['an OSC left open: up to the end of its line only', 'a\u001b]52;c;xx\nnext line', 'a\nnext line'],
+    ['zero-width spaces, joiners and the BOM', 'a\u200bb\u200cc\u200dd\u2060e\ufeff', 'abcde'],
+    ['line and paragraph separators', 'a\u2028b\u2029c', 'abc'],
+    ['tag characters', 'a\u{E0041}\u{E007F}b', 'ab'],
+    ['interlinear annotation marks', 'a\ufff9b\ufffac\ufffb', 'abc'],
+    ['the Arabic letter mark and a soft hyphen', 'a\u061cb\u00adc', 'abc'],
+    ['Hangul fillers (blank lookalikes)', 'ad\u3164min\u115f\u1160\uffa0', 'admin'],
   ])('removes %s', (_what, input, expected) => {
     expect(forTerminal(input)).toBe(expected);
   });

@@ -9,6 +9,7 @@ import {
 } from '../../src/api/incident.ts';
 import { MAX_PUBLIC_UPDATES } from '../../src/api/public.ts';
 import type { Escalation, Receiver } from '../../src/api/remediation.ts';
+import { MAX_RETRY_AFTER_MS } from '../../src/escalation/delivery.ts';
 import {
   DELIVERY_RETRY,
   dueDeliveries,
@@ -188,6 +189,19 @@ describe('the delivery ledger', () => {
     { name: 'Retry-After above the backoff wins', before: 0, retryAfterMs: 7 * SECOND, delayMs: 7 * SECOND },
     { name: 'Retry-After is a floor, not a cap', before: 3, retryAfterMs: 1 * SECOND, delayMs: 16 * SECOND },
     { name: 'Retry-After beyond the cap', before: 15, retryAfterMs: 120 * SECOND, delayMs: 120 * SECOND },
+    // A receiver's Retry-After: 99999999999999 would put the next try past what a Date can hold.
+    {
+      name: 'a huge Retry-After is held to the ceiling',
+      before: 0,
+      retryAfterMs: 99999999999999 * SECOND,
+      delayMs: MAX_RETRY_AFTER_MS,
+    },
+    {
+      name: 'a non-finite Retry-After counts as none',
+      before: 0,
+      retryAfterMs: Number.POSITIVE_INFINITY,
+      delayMs: 2 * SECOND,
+    },
   ])('retry with backoff: $name', ({ before, retryAfterMs, delayMs }) => {
     const base = escalated().incident;
     const notifications = (base.status?.notifications ?? []).map((e) =>

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Severity } from '../../src/api/group.ts';
 import { EgressPolicy } from '../../src/base/egress.ts';
+import { MAX_RETRY_AFTER_MS } from '../../src/escalation/delivery.ts';
 import {
   classifyAnswer,
   HttpPoster,
@@ -391,6 +392,10 @@ describe('classifying an answer', () => {
     ['soon', undefined],
     ['-5', undefined],
     [undefined, undefined],
+    // A tenant's receiver chooses the header: held to an hour, never a delay no Date can hold.
+    ['99999999999999', MAX_RETRY_AFTER_MS],
+    ['3601', MAX_RETRY_AFTER_MS],
+    ['Fri, 31 Dec 9999 23:59:59 GMT', MAX_RETRY_AFTER_MS],
   ])('Retry-After %p is %p ms', (value, ms) => {
     expect(retryAfterMs(value, clock.now())).toBe(ms);
   });

@@ -1,7 +1,7 @@
 // The operator's HTTP servers on loopback: a client that trickles its headers (slowloris) is cut off
 // within the headers timeout, connections beyond the cap are refused, and every endpoint (the alert
 // webhook, health and metrics, the status page) runs on these limits.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
@@ -25,6 +25,7 @@ const FAST: ServerLimits = {
   requestTimeoutMs: 600,
   keepAliveTimeoutMs: 200,
   maxConnections: 2,
+  maxConnectionsPerAddress: 2,
   checkIntervalMs: 50,
 };
 
@@ -41,10 +42,10 @@ async function serve(limits: ServerLimits = FAST): Promise<number> {
   return service.listen('127.0.0.1', 0);
 }
 
-/** A raw connection; resolves when it is open. */
-function open(port: number): Promise<Socket> {
+/** A raw connection (from `from`: on Linux all of 127/8 is loopback); resolves when it is open. */
+function open(port: number, from = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
     socket.on('error', reject);
     sockets.push(socket);
   });
@@ -94,6 +95,37 @@ describe('HttpService limits', () => {
     for (const socket of held) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('hello\n');
+  });
+
+  it('closes a connection that never sends a byte within the headers timeout', async () => {
+    const port = await serve();
+    const { ms, received } = await closedAfter(await open(port));
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeLessThan(FAST.headersTimeoutMs + 500);
+  });
+
+  it('keeps one address to its share of connections, so another is still answered', async () => {
+    // Timeouts long enough that only the cap can free a slot while the test runs.
+    const port = await serve({
+      ...FAST,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 20_000,
+      maxConnections: 8,
+      maxConnectionsPerAddress: 3,
+    });
+    // One client opens as many as the whole cap allows, and holds them without sending a byte.
+    const flood = await Promise.all(Array.from({ length: 8 }, () => open(port)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(flood.filter((socket) => !socket.destroyed).length).toBe(3);
+    // The kubelet, say, from an address of its own.
+    const answer = await new Promise<string>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path: '/', localAddress: '127.0.0.2', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    expect(answer).toBe('hello\n');
   });
 
   it('is what every endpoint of the operator runs on, with the install-wide limits', () => {

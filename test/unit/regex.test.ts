@@ -2,7 +2,9 @@
 // own reasons (those of Go's regexp/syntax, checked against Go 1.26), and matching linear in the
 // input for the patterns that make backtracking engines explode.
 import { describe, expect, it } from '@jest/globals';
-import { AnchoredRegex, compileAnchored } from '../../src/base/regex.ts';
+import fc from 'fast-check';
+import { RE2JS } from 're2js';
+import { AnchoredRegex, compileAnchored, expandedSize, MAX_PROGRAM_SIZE } from '../../src/base/regex.ts';
 import { CATASTROPHIC } from '../support/catastrophic-regexes.ts';
 
 function compiled(pattern: string): AnchoredRegex {
@@ -94,6 +96,93 @@ describe('refusals', () => {
     expect(compileAnchored(pattern)).toEqual({
       error: `invalid regular expression ${JSON.stringify(pattern)}: ${reason}`,
     });
+  });
+});
+
+describe('patterns too large to compile', () => {
+  // Valid RE2 (Alertmanager takes it) and within a matcher's 1,024 characters, but 112 counted
+  // repetitions of 1000 compile to about 224,000 instructions: a second and 39 MB each.
+  const chained = '.{0,1000}'.repeat(112);
+
+  it('are refused from their text, before RE2 compiles them', () => {
+    const started = performance.now();
+    const refused = AnchoredRegex.compile(chained);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(refused).toEqual({
+      error: expect.stringMatching(
+        /expands to about [0-9]{6} RE2 instructions, more than the 2000 selfheal runs/,
+      ),
+    });
+  });
+
+  it('are still refused with RE2’s own reason where RE2 refuses them', () => {
+    expect(expandedSize('(a{10}){101}')).toBeUndefined();
+    expect(AnchoredRegex.compile('(a{10}){101}')).toEqual({
+      error: 'invalid regular expression "(a{10}){101}": invalid repeat count: `{101}`',
+    });
+  });
+
+  it('leave ordinary matchers alone', () => {
+    for (const pattern of ['[a-z0-9-]{1,63}', '(api|web|worker)-.*', '(?i)crit(ical)?', '[ab]*a[ab]{20}'])
+      expect(compileAnchored(pattern)).toBeInstanceOf(AnchoredRegex);
+  });
+
+  // The estimate must never fall short of RE2's own program size, or a pattern could pass it and
+  // still compile to more than the ceiling.
+  const atom = fc.constantFrom('a', '.', '[a-c]', '[^x]', '\\d', '\\pL', '(?i)b', '\\Qx.\\E', '[]a]');
+  const quantifier = fc.constantFrom(
+    '',
+    '*',
+    '+',
+    '?',
+    '*?',
+    '{2}',
+    '{0,3}',
+    '{2,}',
+    '{1,5}?',
+    '{0}',
+    '{7,9}',
+  );
+  const pattern: fc.Arbitrary<string> = fc.letrec<{ re: string }>((tie) => ({
+    re: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.tuple(atom, quantifier).map(([a, q]) => a + q),
+      fc.array(tie('re'), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('')),
+      fc
+        .tuple(
+          fc.array(tie('re'), { minLength: 1, maxLength: 3 }),
+          fc.constantFrom('(', '(?:', '(?P<n>'),
+          quantifier,
+        )
+        .map(([alternatives, open, q]) => `${open}${alternatives.join('|')})${q}`),
+    ),
+  })).re;
+
+  it('estimates at least what RE2 compiles', () => {
+    fc.assert(
+      fc.property(pattern, (p) => {
+        let size: number;
+        try {
+          size = RE2JS.compile(`^(?:${p})$`).programSize();
+        } catch {
+          return; // RE2 refuses it: nothing to compare
+        }
+        const estimate = expandedSize(p);
+        expect(estimate).toBeDefined();
+        expect(estimate).toBeGreaterThanOrEqual(size);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('bounds the program of every pattern it lets through', () => {
+    fc.assert(
+      fc.property(pattern, (p) => {
+        const re = compileAnchored(p);
+        if (re instanceof AnchoredRegex) expect(re.cost('')).toBeLessThanOrEqual(MAX_PROGRAM_SIZE);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

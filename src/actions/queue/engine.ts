@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type ChannelModel } from 'amqplib';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import { errorMessage, silentLogger, type Logger } from '../../telemetry/logger.ts';
+import { silentLogger, type Logger } from '../../telemetry/logger.ts';
 import type { EgressGuard, EgressPolicy } from '../../base/egress.ts';
 import { guardedSocket, type RabbitConnection } from './connection.ts';
 import { classifyAmqpError, QueueFailure, where } from './failure.ts';
@@ -448,6 +448,7 @@ export class QueueEngine {
     signal: AbortSignal,
     use: (c: ChannelModel) => Promise<T>,
   ): Promise<T> {
+    const endpoint = `AMQP connection to ${connection.amqpUrl} (vhost ${vhost})`;
     const url = new URL(connection.amqpUrl);
     const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     let c: ChannelModel;
@@ -473,11 +474,13 @@ export class QueueEngine {
         },
       );
     } catch (error) {
-      throw classifyAmqpError(error, `AMQP connection to ${connection.amqpUrl} (vhost ${vhost})`);
+      throw classifyAmqpError(error, endpoint);
     }
     // Connection errors surface through the channels' close; without a listener they would throw.
+    // A close the server sent carries its reply text, which the tenant's broker chooses: the log
+    // says it in our words, with the AMQP reply code only.
     c.on('error', (error: unknown) =>
-      this.logger.warn({ err: errorMessage(error), vhost }, 'AMQP connection error'),
+      this.logger.warn({ err: classifyAmqpError(error, endpoint).message, vhost }, 'AMQP connection error'),
     );
     // On an abort the connection closes a tick later: the pass's own abort handler first acknowledges
     // what the destination confirmed and requeues the rest, on channels still open (frames after the
@@ -486,6 +489,10 @@ export class QueueEngine {
     signal.addEventListener('abort', closeSoon, { once: true });
     try {
       return await use(c);
+    } catch (error) {
+      // What `use` did on the connection (opening a channel, say) may fail with amqplib's own error,
+      // whose message carries the broker's words: it leaves here as a QueueFailure in ours.
+      throw classifyAmqpError(error, endpoint);
     } finally {
       signal.removeEventListener('abort', closeSoon);
       // Aborted before the listener was added (while connecting): nothing else would close it.

@@ -27,6 +27,11 @@ export const QUEUE_FAILURE_REASONS = [
    * limit with overflow drop-head, a TTL, an expiry, a dead-letter exchange): refused before a move.
    */
   'ParkingQueueDiscards',
+  /**
+   * The management API answered 200 with something that is not a RabbitMQ queue (a count that is
+   * not a number, say): the management URL points at something else.
+   */
+  'UnexpectedAnswer',
   /** The install's egress policy refuses the broker's address (see docs/configuration.md, Egress). */
   'EgressRefused',
   'Timeout',

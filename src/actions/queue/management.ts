@@ -22,17 +22,11 @@ export interface QueueManagement {
   backlog(vhost: string, queue: string): Promise<QueueBacklog>;
 }
 
-interface QueueAnswer {
-  messages_ready?: number;
-  messages_unacknowledged?: number;
-  consumers?: number;
-  message_stats?: {
-    publish_details?: { rate?: number };
-    deliver_get_details?: { rate?: number };
-    ack_details?: { rate?: number };
-  } | null;
-  arguments?: Record<string, unknown> | null;
-  effective_policy_definition?: Record<string, unknown> | null;
+/** A JSON object's fields; anything else (an array, a string, null) has none. */
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 interface ErrorAnswer {
@@ -81,16 +75,32 @@ export class ManagementClient implements QueueManagement {
         throw new QueueFailure('VhostNotFound', `${where(vhost, queue)}: vhost ${vhost} does not exist`);
       throw new QueueFailure('QueueNotFound', `${where(vhost, queue)}: the queue does not exist`);
     }
-    const q = answer.data as QueueAnswer;
-    const stats = q.message_stats ?? {};
+    // The management URL is the tenant's, so the answer may be anything. A figure that is absent is
+    // 0, as RabbitMQ leaves them out of a queue that has seen no traffic yet; one that is present and
+    // not a count is a failure rather than 0, because 0 ready messages would end a drain as skipped
+    // or a wait as done when nothing is known. The value itself is never repeated.
+    const unexpected = (what: string) =>
+      new QueueFailure(
+        'UnexpectedAnswer',
+        `${where(vhost, queue)} via the management API at ${this.baseUrl}: the answer is not a RabbitMQ queue (${what})`,
+      );
+    if (Object.keys(record(answer.data)).length === 0) throw unexpected('not a JSON object');
+    const q = record(answer.data);
+    const stats = record(q['message_stats']);
+    const figure = (value: unknown, name: string): number => {
+      if (value === undefined || value === null) return 0;
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+      throw unexpected(`${name} is not a count`);
+    };
+    const rate = (details: string) => figure(record(stats[details])['rate'], `${details}.rate`);
     return {
-      ready: q.messages_ready ?? 0,
-      unacknowledged: q.messages_unacknowledged ?? 0,
-      consumers: q.consumers ?? 0,
+      ready: figure(q['messages_ready'], 'messages_ready'),
+      unacknowledged: figure(q['messages_unacknowledged'], 'messages_unacknowledged'),
+      consumers: figure(q['consumers'], 'consumers'),
       rates: {
-        publish: stats.publish_details?.rate ?? 0,
-        deliver: stats.deliver_get_details?.rate ?? 0,
-        ack: stats.ack_details?.rate ?? 0,
+        publish: rate('publish_details'),
+        deliver: rate('deliver_get_details'),
+        ack: rate('ack_details'),
       },
     };
   }
@@ -99,13 +109,9 @@ export class ManagementClient implements QueueManagement {
   async settings(vhost: string, queue: string): Promise<QueueSettings | undefined> {
     const answer = await this.get(path(vhost, queue), vhost, queue);
     if (answer.status === 404) return undefined;
-    const q = answer.data as QueueAnswer;
+    const q = record(answer.data);
     // An answer that is not an object of settings counts as none: RabbitMQ sends `[]` for no policy.
-    const record = (value: unknown): Record<string, unknown> =>
-      typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? (value as Record<string, unknown>)
-        : {};
-    return { arguments: record(q.arguments), policy: record(q.effective_policy_definition) };
+    return { arguments: record(q['arguments']), policy: record(q['effective_policy_definition']) };
   }
 
   /**

@@ -16,7 +16,7 @@ import type { Escalation, Receiver } from '../../api/remediation.ts';
 
 type EscalationLevel = Escalation['levels'][number];
 import { parseDuration } from '../../api/durations.ts';
-import { RECEIVER_EVENTS } from '../../escalation/delivery.ts';
+import { MAX_RETRY_AFTER_MS, RECEIVER_EVENTS } from '../../escalation/delivery.ts';
 import type { Decision } from './decision.ts';
 
 export type LedgerEntry = NonNullable<IncidentStatus['notifications']>[number];
@@ -195,7 +195,10 @@ function settle(entry: LedgerEntry, result: DeliveryObservation): LedgerEntry {
           message: `gave up after ${attempts} tries: ${base.message}`,
         };
       const backoff = Math.min(DELIVERY_RETRY.baseMs * 2 ** (attempts - 1), DELIVERY_RETRY.maxMs);
-      const delay = Math.max(backoff, result.retryAfterMs ?? 0);
+      // Clamped here too: the observation carries a receiver's answer, and a pure decide must not
+      // throw on remote input (an out-of-range Date fails toISOString on every pass).
+      const asked = result.retryAfterMs ?? 0;
+      const delay = Math.max(backoff, Number.isFinite(asked) ? Math.min(asked, MAX_RETRY_AFTER_MS) : 0);
       return { ...base, nextAttemptAt: new Date(result.at.getTime() + delay).toISOString() };
     }
   }
