@@ -171,7 +171,7 @@ describe('patterns too large to compile', () => {
         expect(estimate).toBeDefined();
         expect(estimate).toBeGreaterThanOrEqual(size);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 
