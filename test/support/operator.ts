@@ -40,7 +40,8 @@ export class OperatorProcess {
    * Starts an operator and waits until /readyz says its caches are in sync. The stand-ins for
    * receivers, health endpoints and brokers listen on 127.0.0.1, so loopback egress is allowed
    * (--egress-allow-loopback) unless a test says `egressLoopback: false` (the egress policy's own
-   * tests, which need the install's default).
+   * tests, which need the install's default). In a test tier the storm breaker's limit is 1000
+   * unless the test sets it.
    */
   static async start(
     where: Tier | OperatorSite,
@@ -74,6 +75,12 @@ export class OperatorProcess {
           `--webhook-address=127.0.0.1:${webhookPort}`,
           ...(args.some((a) => a.startsWith('--webhook-token-file')) ? [] : ['--webhook-insecure']),
           ...(egressLoopback ? ['--egress-allow-loopback'] : []),
+          // The files of a test tier share one cluster, so the storm breaker's window would count
+          // the incidents of the files before (a benchmark's environment is its own, and keeps the
+          // defaults users run); a test of the breaker sets its own limit.
+          ...(typeof where === 'string' && !args.some((a) => a.startsWith('--storm-max-incidents'))
+            ? ['--storm-max-incidents=1000']
+            : []),
           ...args,
         ],
         logFile: join(logDir, `${name}-${Date.now()}-${++started}.log`),
