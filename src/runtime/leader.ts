@@ -153,9 +153,21 @@ export class LeaderElector {
       this.retryTimer = undefined;
       this.inflight = this.attempt().finally(() => {
         this.inflight = undefined;
-        if (this.state === 'running') this.schedule(this.retryPeriodMs);
+        if (this.state === 'running') this.schedule(this.nextRoundInMs());
       });
     }, delayMs);
+  }
+
+  /**
+   * When the next round starts: after retryPeriod, or sooner while leading if the claim would lapse
+   * before a renewal sent then could land. A lease acquired through a slow answer (an API server that
+   * was frozen) is valid only for what is left of its round, and would be lost before its first
+   * renewal; renewing early changes nothing of the claim's arithmetic.
+   */
+  private nextRoundInMs(): number {
+    if (!this.leading) return this.retryPeriodMs;
+    const leftMs = this.validUntil - this.monotonic() - this.retryPeriodMs;
+    return Math.min(this.retryPeriodMs, Math.max(this.retryPeriodMs / 10, leftMs));
   }
 
   private async shutdown(): Promise<void> {
